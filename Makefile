@@ -1,0 +1,47 @@
+# mem_coordinator: make, make test, make e2e, make demo, make bench, make install
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wpointer-arith
+LIBVIRT_CFLAGS := $(shell pkg-config --cflags libvirt)
+LIBVIRT_LIBS := $(shell pkg-config --libs libvirt)
+
+PROGRAM := bin/mem_coordinator
+UNIT_TESTS := bin/test_policy bin/test_libvirt
+
+all: $(PROGRAM)
+
+bin:
+	mkdir -p bin
+
+$(PROGRAM): mem_coordinator.c | bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DVERSION='"$(VERSION)"' $(LIBVIRT_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(LIBVIRT_LIBS)
+
+# Tests include mem_coordinator.c whole, to reach its static functions;
+# those only main calls go unused there.
+bin/test_%: tests/test_%.c tests/check.h mem_coordinator.c | bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(LIBVIRT_LIBS)
+
+test: $(PROGRAM) $(UNIT_TESTS)
+	tests/run
+
+format:
+	clang-format -i mem_coordinator.c tests/*.c tests/*.h
+
+install: $(PROGRAM)
+	install -D -m 755 $(PROGRAM) $(DESTDIR)$(BINDIR)/mem_coordinator
+	install -D -m 644 mem_coordinator.1 $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1
+
+clean:
+	rm -rf bin
+
+.PHONY: all test format install uninstall clean

@@ -1,0 +1,1173 @@
+/*
+ * mem_coordinator: balance memory between the running guests of a
+ * libvirt/QEMU host by resizing their virtio balloons.
+ *
+ * Every PERIOD seconds it reads each running guest's balloon statistics,
+ * hands a snapshot of them to a policy (a pure function), and applies the
+ * resizes the policy plans. Starved guests are fed from wasteful guests
+ * first, else from the host; wasteful guests give memory back.
+ *
+ * The file reads top to bottom: tunables, types, policy, libvirt layer,
+ * output, options, main loop.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+/* Tunables: edit and run make again. The flags in -h override them. */
+#define STARVATION_THRESHOLD 150 /* MiB: less unused than this and a guest is starved */
+#define WASTE_THRESHOLD      300 /* MiB: more unused than this and a guest is wasteful */
+#define MIN_GUEST_MEMORY     200 /* MiB: no balloon is shrunk below this */
+#define HOST_RESERVE         256 /* MiB: host free memory never handed to guests */
+#define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
+#define DEFAULT_POLICY       "seed"
+
+#ifndef VERSION
+#define VERSION "unknown"
+#endif
+
+#define PROGRAM            "mem_coordinator"
+#define MAX_PERIOD         86400      /* s: a day; longer is surely a typo */
+#define MAX_MIB            16777216LL /* MiB: 16 TiB, the bound for any size flag */
+#define MIN_GUEST_FLOOR    64         /* MiB: --min-guest below this would starve any Linux guest */
+#define STATS_GRACE_CYCLES 3          /* cycles a guest may lack statistics before we say so */
+
+/* Documented in mem_coordinator.1, EXIT STATUS. */
+enum exit_status {
+    EXIT_OK = 0,      /* no running guest left, --once done, or stopped by a signal */
+    EXIT_RUNTIME = 1, /* libvirt failed while running */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_CONNECT = 3, /* could not connect to libvirt */
+};
+
+/* Types */
+
+struct policy;
+
+/* Everything a policy may consult besides the snapshot; sizes in KiB, as libvirt counts. */
+struct config {
+    const struct policy *policy;
+    long long starve_kib;       /* unused below this: starved */
+    long long waste_kib;        /* unused above this: wasteful */
+    long long min_guest_kib;    /* floor for any balloon */
+    long long host_reserve_kib; /* host free memory never given away */
+    long long min_step_kib;     /* smallest resize made */
+};
+
+/* One running guest as read this cycle. */
+struct guest {
+    const char *name;
+    long long actual_kib; /* balloon size: what the guest has now */
+    long long unused_kib; /* the guest's free memory (not "available", its total) */
+    long long max_kib;    /* the most its balloon may give it */
+    bool has_unused;      /* false while its balloon reports no statistics */
+    bool settling;        /* resized last cycle and its statistics predate that */
+};
+
+struct snapshot {
+    const struct guest *guests; /* sorted by name */
+    size_t count;
+    long long host_free_kib;
+};
+
+#define PEER_HOST SIZE_MAX /* a resize whose memory comes from or goes to the host */
+
+enum outcome { PLANNED, APPLIED, FAILED, SKIPPED };
+
+struct resize {
+    size_t guest;         /* index into the snapshot */
+    long long delta_kib;  /* positive: grow; negative: shrink */
+    size_t peer;          /* the guest on the other side of a move, or PEER_HOST */
+    enum outcome outcome; /* filled in when the plan is applied */
+};
+
+/* A policy's answer: each guest at most once. The caller sizes it to the snapshot. */
+struct plan {
+    struct resize *resizes;
+    size_t count;
+    long long host_given_kib; /* taken from the host by the grows so far */
+};
+
+typedef void plan_fn(const struct snapshot *snap, const struct config *cfg, struct plan *plan);
+
+struct policy {
+    const char *name;
+    const char *summary;
+    plan_fn *plan;
+};
+
+/* Policy: pure functions of a const snapshot and config. */
+
+static long long min_ll(long long a, long long b)
+{
+    return a < b ? a : b;
+}
+
+static long long max_ll(long long a, long long b)
+{
+    return a > b ? a : b;
+}
+
+/* Resizes go in whole MiB: balloon targets stay page-aligned and printed figures exact. */
+static long long whole_mib(long long kib)
+{
+    return kib - kib % 1024;
+}
+
+static const struct resize *plan_find(const struct plan *plan, size_t guest)
+{
+    for (size_t i = 0; i < plan->count; i++)
+        if (plan->resizes[i].guest == guest)
+            return &plan->resizes[i];
+    return NULL;
+}
+
+static void plan_add(struct plan *plan, size_t guest, long long delta_kib, size_t peer)
+{
+    plan->resizes[plan->count++] = (struct resize){
+        .guest = guest,
+        .delta_kib = delta_kib,
+        .peer = peer,
+        .outcome = PLANNED,
+    };
+}
+
+static long long host_room(const struct plan *plan, const struct snapshot *snap,
+                           const struct config *cfg)
+{
+    return max_ll(0, snap->host_free_kib - cfg->host_reserve_kib - plan->host_given_kib);
+}
+
+static bool worth_a_resize(long long kib, const struct config *cfg)
+{
+    return kib > 0 && kib >= cfg->min_step_kib;
+}
+
+/* Grow a guest by up to want_kib of host memory, within its max and the host reserve. */
+static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
+                                const struct config *cfg, size_t guest, long long want_kib)
+{
+    const struct guest *g = &snap->guests[guest];
+    long long kib =
+        min_ll(want_kib, min_ll(g->max_kib - g->actual_kib, host_room(plan, snap, cfg)));
+
+    kib = whole_mib(kib);
+    if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
+        return false;
+    plan_add(plan, guest, kib, PEER_HOST);
+    plan->host_given_kib += kib;
+    return true;
+}
+
+/* Shrink a guest by up to want_kib, never below the guest floor. */
+static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
+                                const struct config *cfg, size_t guest, long long want_kib)
+{
+    const struct guest *g = &snap->guests[guest];
+    long long kib = whole_mib(min_ll(want_kib, g->actual_kib - cfg->min_guest_kib));
+
+    if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
+        return false;
+    plan_add(plan, guest, -kib, PEER_HOST);
+    return true;
+}
+
+/* Move up to want_kib from one guest to another; both ends clamp together, so
+ * the receiver gets exactly what the donor gives. */
+static bool plan_move(struct plan *plan, const struct snapshot *snap, const struct config *cfg,
+                      size_t donor, size_t receiver, long long want_kib)
+{
+    const struct guest *from = &snap->guests[donor];
+    const struct guest *to = &snap->guests[receiver];
+    long long kib = min_ll(
+        want_kib, min_ll(to->max_kib - to->actual_kib, from->actual_kib - cfg->min_guest_kib));
+
+    kib = whole_mib(kib);
+    if (!worth_a_resize(kib, cfg) || donor == receiver || plan_find(plan, donor) ||
+        plan_find(plan, receiver))
+        return false;
+    plan_add(plan, donor, -kib, receiver);
+    plan_add(plan, receiver, kib, donor);
+    return true;
+}
+
+/* A guest whose figures can be trusted this cycle. */
+static bool guest_measured(const struct guest *g)
+{
+    return g->has_unused && !g->settling;
+}
+
+/* The measured guest with the least unused memory; the first by name on a tie. */
+static size_t most_starved(const struct snapshot *snap)
+{
+    size_t found = SIZE_MAX;
+
+    for (size_t i = 0; i < snap->count; i++)
+        if (guest_measured(&snap->guests[i]) &&
+            (found == SIZE_MAX || snap->guests[i].unused_kib < snap->guests[found].unused_kib))
+            found = i;
+    return found;
+}
+
+/* The measured guest with the most unused memory, other than except. */
+static size_t most_wasteful(const struct snapshot *snap, size_t except)
+{
+    size_t found = SIZE_MAX;
+
+    for (size_t i = 0; i < snap->count; i++)
+        if (i != except && guest_measured(&snap->guests[i]) &&
+            (found == SIZE_MAX || snap->guests[i].unused_kib > snap->guests[found].unused_kib))
+            found = i;
+    return found;
+}
+
+/*
+ * The original algorithm: at most one decision a cycle.
+ * A starved guest gets half of the most wasteful guest's unused memory (half
+ * of the unused part, which keeps the donor clear of starving), or else
+ * WASTE_THRESHOLD from the host. With nobody starved, the most wasteful guest
+ * shrinks until WASTE_THRESHOLD of it is left unused.
+ */
+static void plan_seed(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
+{
+    size_t starved = most_starved(snap);
+    size_t wasteful = most_wasteful(snap, starved);
+
+    if (starved == SIZE_MAX)
+        return;
+    if (snap->guests[starved].unused_kib < cfg->starve_kib) {
+        /* A donor that cannot give a worthwhile step (the receiver at its
+         * max, the donor at the floor) leaves the host to feed the guest. */
+        if (wasteful != SIZE_MAX && snap->guests[wasteful].unused_kib > cfg->waste_kib &&
+            plan_move(plan, snap, cfg, wasteful, starved, snap->guests[wasteful].unused_kib / 2))
+            return;
+        plan_grow_from_host(plan, snap, cfg, starved, cfg->waste_kib);
+        return;
+    }
+    if (wasteful == SIZE_MAX) /* a single guest is its own most wasteful */
+        wasteful = starved;
+    if (snap->guests[wasteful].unused_kib > cfg->waste_kib)
+        plan_shrink_to_host(plan, snap, cfg, wasteful,
+                            snap->guests[wasteful].unused_kib - cfg->waste_kib);
+}
+
+static const struct policy policies[] = {
+    {"seed", "feed the most starved guest, trim the most wasteful (the original)", plan_seed},
+};
+
+static const struct policy *find_policy(const char *name)
+{
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+        if (strcmp(policies[i].name, name) == 0)
+            return &policies[i];
+    return NULL;
+}
+
+/* The tunables at the top of this file, before any flag. */
+static struct config default_config(void)
+{
+    return (struct config){
+        .policy = find_policy(DEFAULT_POLICY),
+        .starve_kib = STARVATION_THRESHOLD * 1024LL,
+        .waste_kib = WASTE_THRESHOLD * 1024LL,
+        .min_guest_kib = MIN_GUEST_MEMORY * 1024LL,
+        .host_reserve_kib = HOST_RESERVE * 1024LL,
+        .min_step_kib = MIN_STEP * 1024LL,
+    };
+}
+
+/* Output */
+
+static int verbosity = 1; /* 0: -q, 1: default, 2: -v (guest table), 3: -vv (libvirt calls) */
+
+__attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fputs(PROGRAM ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+__attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fputs(PROGRAM ": warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void say(int level, const char *fmt, va_list ap)
+{
+    if (verbosity < level)
+        return;
+    vprintf(fmt, ap);
+    putchar('\n');
+}
+
+__attribute__((format(printf, 1, 2))) static void info(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    say(1, fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 1, 2))) static void debug(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    say(3, fmt, ap);
+    va_end(ap);
+}
+
+/* libvirt prints every error itself unless told otherwise; we report ours once, in context. */
+static void ignore_libvirt_error(void *opaque, virErrorPtr error)
+{
+    (void)opaque;
+    (void)error;
+}
+
+static long long mib(long long kib)
+{
+    return kib / 1024;
+}
+
+/* libvirt layer */
+
+struct options {
+    const char *uri; /* NULL: libvirt's default, as for virsh */
+    int period_s;
+    bool dry_run;
+    bool once;
+    bool wait; /* keep going while no guest runs */
+    const char *trace_path;
+};
+
+/* What the daemon remembers of a guest between cycles. Keyed by UUID, since
+ * a new guest may take a gone one's name. */
+struct guest_history {
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    bool seen;              /* this cycle; the unseen are forgotten */
+    bool stats_period_set;  /* we asked its balloon for statistics */
+    bool no_stats_reported; /* and said so when it still gave none */
+    int cycles_without_stats;
+    unsigned long resized_cycle; /* 0: never */
+    long long resized_at;        /* s since the epoch, the clock of balloon.last-update */
+};
+
+struct coordinator {
+    struct options opt;
+    struct config cfg;
+    virConnectPtr conn;
+    FILE *trace;
+    struct guest_history *history;
+    size_t history_count;
+    bool host_estimate_noted;
+    unsigned long cycle;
+    struct timespec started;
+};
+
+enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
+
+static struct guest_history *history_of(struct coordinator *co, virDomainPtr dom)
+{
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    struct guest_history *grown;
+
+    if (virDomainGetUUID(dom, uuid) < 0)
+        return NULL;
+    for (size_t i = 0; i < co->history_count; i++)
+        if (memcmp(co->history[i].uuid, uuid, sizeof(uuid)) == 0)
+            return &co->history[i];
+    grown = realloc(co->history, (co->history_count + 1) * sizeof(*grown));
+    if (!grown)
+        die(EXIT_RUNTIME, "out of memory");
+    co->history = grown;
+    grown = &co->history[co->history_count++];
+    *grown = (struct guest_history){0};
+    memcpy(grown->uuid, uuid, sizeof(uuid));
+    return grown;
+}
+
+static void forget_unseen_guests(struct coordinator *co)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < co->history_count; i++) {
+        if (!co->history[i].seen)
+            continue;
+        co->history[kept] = co->history[i];
+        co->history[kept++].seen = false;
+    }
+    co->history_count = kept;
+}
+
+static bool find_ullong(virTypedParameterPtr params, int nparams, const char *field,
+                        unsigned long long *value)
+{
+    return virTypedParamsGetULLong(params, nparams, field, value) == 1;
+}
+
+static bool find_memory_stat(const virDomainMemoryStatStruct *stats, int count, int tag,
+                             unsigned long long *value)
+{
+    for (int i = 0; i < count; i++) {
+        if (stats[i].tag == tag) {
+            *value = stats[i].val;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The balloon figures of one guest. */
+struct balloon_reading {
+    unsigned long long current_kib, maximum_kib, unused_kib, last_update;
+    bool has_current, has_maximum, has_unused, has_last_update;
+};
+
+static void read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_reading *r)
+{
+    r->has_current =
+        find_ullong(record->params, record->nparams, "balloon.current", &r->current_kib);
+    r->has_maximum =
+        find_ullong(record->params, record->nparams, "balloon.maximum", &r->maximum_kib);
+    r->has_unused = find_ullong(record->params, record->nparams, "balloon.unused", &r->unused_kib);
+    r->has_last_update =
+        find_ullong(record->params, record->nparams, "balloon.last-update", &r->last_update);
+}
+
+/* For drivers whose bulk stats carry no balloon fields (the test driver). */
+static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
+{
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+    int count = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    virDomainInfo info;
+
+    if (count < 0) {
+        debug("%s: no memory statistics: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        count = 0;
+    }
+    r->has_current =
+        find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &r->current_kib);
+    r->has_unused = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_UNUSED, &r->unused_kib);
+    r->has_last_update =
+        find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update);
+    if (!r->has_current || !r->has_maximum) {
+        if (virDomainGetInfo(dom, &info) < 0)
+            return false;
+        if (!r->has_current)
+            r->current_kib = info.memory;
+        r->maximum_kib = info.maxMem;
+        r->has_current = r->has_maximum = true;
+    }
+    return true;
+}
+
+/* A guest without an unused figure has balloon statistics off: turn them on
+ * once, at our period, and if that does not help, say so once. */
+static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
+                                 struct guest_history *history)
+{
+    const char *name = virDomainGetName(dom);
+
+    if (!history->stats_period_set) {
+        history->stats_period_set = true;
+        if (virDomainSetMemoryStatsPeriod(dom, co->opt.period_s, VIR_DOMAIN_AFFECT_LIVE) < 0)
+            warn("%s: cannot turn on balloon statistics: %s", name, virGetLastErrorMessage());
+        else
+            info("%s: balloon statistics turned on, every %d s", name, co->opt.period_s);
+    }
+    if (++history->cycles_without_stats > STATS_GRACE_CYCLES && !history->no_stats_reported) {
+        history->no_stats_reported = true;
+        warn("%s: its balloon reports no unused memory; leaving it alone", name);
+    }
+}
+
+/* Read one guest; false when it vanished while we looked. */
+static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, struct guest *g)
+{
+    struct balloon_reading r = {0};
+    struct guest_history *history = history_of(co, record->dom);
+
+    read_bulk_balloon(record, &r);
+    if (!history || (!r.has_current && !read_domain_balloon(record->dom, &r))) {
+        debug("%s: gone while being read: %s", virDomainGetName(record->dom),
+              virGetLastErrorMessage());
+        return false;
+    }
+    history->seen = true;
+    *g = (struct guest){
+        .name = virDomainGetName(record->dom),
+        .actual_kib = (long long)r.current_kib,
+        .unused_kib = (long long)r.unused_kib,
+        .max_kib = (long long)r.maximum_kib,
+        .has_unused = r.has_unused,
+    };
+    if (!r.has_unused) {
+        handle_missing_stats(co, record->dom, history);
+        return true;
+    }
+    if (history->no_stats_reported)
+        info("%s: balloon statistics now available", g->name);
+    history->cycles_without_stats = 0;
+    history->no_stats_reported = false;
+    /* Statistics taken before last cycle's resize would count the moved memory
+     * twice: skip the guest for a cycle until they are newer. */
+    g->settling = history->resized_cycle != 0 && history->resized_cycle + 1 == co->cycle &&
+                  r.has_last_update && (long long)r.last_update <= history->resized_at;
+    return true;
+}
+
+static int compare_record_names(const void *a, const void *b)
+{
+    virDomainStatsRecordPtr const *ra = a, *rb = b;
+
+    return strcmp(virDomainGetName((*ra)->dom), virDomainGetName((*rb)->dom));
+}
+
+/* Host free memory across all NUMA cells: free + buffers + cached. Drivers
+ * without node memory statistics (the test driver) get an estimate: node
+ * memory less what the running guests hold. */
+static bool read_host_free(struct coordinator *co, struct snapshot *snap)
+{
+    virNodeMemoryStatsPtr params = NULL;
+    int nparams = 0;
+    bool ok = false;
+    virNodeInfo node;
+    long long held_kib = 0;
+
+    if (virNodeGetMemoryStats(co->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &nparams, 0) == 0 &&
+        nparams > 0) {
+        params = calloc((size_t)nparams, sizeof(*params));
+        if (!params)
+            die(EXIT_RUNTIME, "out of memory");
+        if (virNodeGetMemoryStats(co->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &nparams, 0) <
+            0) {
+            warn("cannot read host memory statistics: %s", virGetLastErrorMessage());
+            goto cleanup;
+        }
+        snap->host_free_kib = 0;
+        for (int i = 0; i < nparams; i++)
+            if (strcmp(params[i].field, VIR_NODE_MEMORY_STATS_FREE) == 0 ||
+                strcmp(params[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) == 0 ||
+                strcmp(params[i].field, VIR_NODE_MEMORY_STATS_CACHED) == 0)
+                snap->host_free_kib += (long long)params[i].value;
+        ok = true;
+        goto cleanup;
+    }
+    if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+        warn("cannot read host memory statistics: %s", virGetLastErrorMessage());
+        goto cleanup;
+    }
+    if (virNodeGetInfo(co->conn, &node) < 0) {
+        warn("cannot read host memory size: %s", virGetLastErrorMessage());
+        goto cleanup;
+    }
+    for (size_t i = 0; i < snap->count; i++)
+        held_kib += snap->guests[i].actual_kib;
+    snap->host_free_kib = max_ll(0, (long long)node.memory - held_kib);
+    if (!co->host_estimate_noted) {
+        co->host_estimate_noted = true;
+        info("host free memory is an estimate (node memory less the guests' balloons): "
+             "this driver has no host memory statistics");
+    }
+    ok = true;
+cleanup:
+    free(params);
+    return ok;
+}
+
+static bool guest_vanished(void)
+{
+    int code = virGetLastErrorCode();
+
+    return code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID;
+}
+
+static void apply_resize(struct coordinator *co, virDomainPtr dom, const struct guest *g,
+                         struct resize *r)
+{
+    unsigned long target_kib = (unsigned long)(g->actual_kib + r->delta_kib);
+    struct guest_history *history;
+
+    debug("virDomainSetMemoryFlags(%s, %lu KiB, LIVE)", g->name, target_kib);
+    if (virDomainSetMemoryFlags(dom, target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        r->outcome = FAILED;
+        if (guest_vanished())
+            warn("%s: gone before it could be resized", g->name);
+        else
+            warn("%s: cannot resize to %lld MiB: %s", g->name, mib((long long)target_kib),
+                 virGetLastErrorMessage());
+        return;
+    }
+    r->outcome = APPLIED;
+    history = history_of(co, dom);
+    if (history) {
+        history->resized_cycle = co->cycle;
+        history->resized_at = (long long)time(NULL);
+    }
+}
+
+/* Shrinks go first, so that memory a move hands over has left the donor
+ * before the receiver takes it; a receiver whose donor failed gets nothing,
+ * since the host never agreed to feed it. */
+static void apply_plan(struct coordinator *co, virDomainPtr *domains, const struct snapshot *snap,
+                       struct plan *plan)
+{
+    for (size_t i = 0; i < plan->count; i++) {
+        struct resize *r = &plan->resizes[i];
+
+        if (r->delta_kib < 0)
+            apply_resize(co, domains[r->guest], &snap->guests[r->guest], r);
+    }
+    for (size_t i = 0; i < plan->count; i++) {
+        struct resize *r = &plan->resizes[i];
+        const struct resize *donor = r->peer == PEER_HOST ? NULL : plan_find(plan, r->peer);
+
+        if (r->delta_kib < 0)
+            continue;
+        if (donor && donor->outcome != APPLIED) {
+            r->outcome = SKIPPED;
+            warn("%s: not grown, since %s did not give its memory", snap->guests[r->guest].name,
+                 snap->guests[r->peer].name);
+            continue;
+        }
+        apply_resize(co, domains[r->guest], &snap->guests[r->guest], r);
+    }
+}
+
+/* Cycle output */
+
+static const char *outcome_note(enum outcome outcome, bool dry_run)
+{
+    switch (outcome) {
+    case PLANNED:
+        return dry_run ? " (dry run)" : "";
+    case FAILED:
+        return " FAILED";
+    case SKIPPED:
+        return " SKIPPED";
+    case APPLIED:
+        break;
+    }
+    return "";
+}
+
+/* "vm2 +300 MiB (host)", "vm3 -256 MiB (to vm1)" */
+static void format_resize(char *buf, size_t size, const struct snapshot *snap,
+                          const struct resize *r, bool dry_run)
+{
+    const char *peer = r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
+
+    snprintf(buf, size, "%s %+lld MiB (%s%s)%s", snap->guests[r->guest].name, mib(r->delta_kib),
+             r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer,
+             outcome_note(r->outcome, dry_run));
+}
+
+static void print_guest_table(const struct snapshot *snap, const struct plan *plan, bool dry_run)
+{
+    char action[512];
+
+    printf("  %-20s %8s %8s %8s  %s\n", "guest", "actual", "unused", "max", "MiB");
+    for (size_t i = 0; i < snap->count; i++) {
+        const struct guest *g = &snap->guests[i];
+        const struct resize *r = plan_find(plan, i);
+        char unused[24];
+
+        if (g->has_unused)
+            snprintf(unused, sizeof(unused), "%lld", mib(g->unused_kib));
+        else
+            snprintf(unused, sizeof(unused), "-");
+        if (r)
+            format_resize(action, sizeof(action), snap, r, dry_run);
+        else
+            snprintf(action, sizeof(action), "%s", g->settling ? "settling" : "");
+        printf("  %-20s %8lld %8s %8lld  %s\n", g->name, mib(g->actual_kib), unused,
+               mib(g->max_kib), r ? action + strlen(g->name) + 1 : action);
+    }
+}
+
+/* One line a cycle: the time, the guests, the host, and what moved. */
+static void report_cycle(const struct coordinator *co, const struct snapshot *snap,
+                         const struct plan *plan)
+{
+    char clock[16], line[4096], part[512];
+    time_t now = time(NULL);
+    struct tm local;
+    size_t used;
+
+    if (verbosity < 1)
+        return;
+    if (verbosity >= 2)
+        print_guest_table(snap, plan, co->opt.dry_run);
+    strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &local));
+    used = (size_t)snprintf(line, sizeof(line), "%s  %zu guest%s  host %lld MiB free", clock,
+                            snap->count, snap->count == 1 ? "" : "s", mib(snap->host_free_kib));
+    for (size_t i = 0; i < plan->count && used < sizeof(line); i++) {
+        format_resize(part, sizeof(part), snap, &plan->resizes[i], co->opt.dry_run);
+        used += (size_t)snprintf(line + used, sizeof(line) - used, "  %s", part);
+    }
+    if (plan->count == 0)
+        snprintf(line + used, sizeof(line) - used, "  no change");
+    info("%s", line);
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static double seconds_between(const struct timespec *from, const struct timespec *to)
+{
+    return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+}
+
+static const char *outcome_name(enum outcome outcome, bool dry_run)
+{
+    switch (outcome) {
+    case PLANNED:
+        return dry_run ? "dry-run" : "planned";
+    case APPLIED:
+        return "applied";
+    case FAILED:
+        return "failed";
+    case SKIPPED:
+        return "skipped";
+    }
+    return "?";
+}
+
+/* One JSON object a line per cycle, for tests and plots. Thresholds ride in
+ * every line: a policy may move them from one cycle to the next. */
+static void trace_cycle(const struct coordinator *co, const struct snapshot *snap,
+                        const struct plan *plan)
+{
+    FILE *out = co->trace;
+    struct timespec now;
+
+    if (!out)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    fprintf(out,
+            "{\"cycle\":%lu,\"t\":%.3f,\"time\":%lld,\"policy\":\"%s\",\"starve_kib\":%lld,"
+            "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"host_reserve_kib\":%lld,"
+            "\"host_free_kib\":%lld,\"dry_run\":%s,\"guests\":[",
+            co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
+            co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
+            co->cfg.host_reserve_kib, snap->host_free_kib, co->opt.dry_run ? "true" : "false");
+    for (size_t i = 0; i < snap->count; i++) {
+        const struct guest *g = &snap->guests[i];
+        const struct resize *r = plan_find(plan, i);
+
+        fputs(i ? ",{\"name\":" : "{\"name\":", out);
+        json_string(out, g->name);
+        fprintf(out, ",\"actual_kib\":%lld,\"max_kib\":%lld,\"unused_kib\":", g->actual_kib,
+                g->max_kib);
+        if (g->has_unused)
+            fprintf(out, "%lld", g->unused_kib);
+        else
+            fputs("null", out);
+        fprintf(out, ",\"settling\":%s,\"delta_kib\":%lld", g->settling ? "true" : "false",
+                r ? r->delta_kib : 0);
+        if (r) {
+            fputs(",\"peer\":", out);
+            json_string(out, r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name);
+            fprintf(out, ",\"outcome\":\"%s\"", outcome_name(r->outcome, co->opt.dry_run));
+        }
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
+    if (fflush(out) == EOF)
+        warn("cannot write the trace: %s", strerror(errno));
+}
+
+/* One cycle's view of the world. It holds the libvirt records, which own the
+ * domain handles and the names the snapshot points to. */
+struct cycle {
+    virDomainStatsRecordPtr *records;
+    struct guest *guests;
+    virDomainPtr *domains; /* parallel to guests */
+    struct snapshot snap;
+    struct plan plan;
+};
+
+static void free_cycle(struct cycle *cycle)
+{
+    free(cycle->plan.resizes);
+    free(cycle->domains);
+    free(cycle->guests);
+    virDomainStatsRecordListFree(cycle->records);
+    *cycle = (struct cycle){0};
+}
+
+/* List the running guests anew and read them and the host in one snapshot. */
+static bool read_cycle(struct coordinator *co, struct cycle *cycle)
+{
+    int found = virConnectGetAllDomainStats(co->conn, VIR_DOMAIN_STATS_BALLOON, &cycle->records,
+                                            VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
+
+    if (found < 0) {
+        warn("cannot read the guests' statistics: %s", virGetLastErrorMessage());
+        return false;
+    }
+    co->cycle++;
+    qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
+    /* One spare slot keeps calloc from ever being asked for nothing. */
+    cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
+    cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
+    cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
+    if (!cycle->guests || !cycle->domains || !cycle->plan.resizes)
+        die(EXIT_RUNTIME, "out of memory");
+    for (int i = 0; i < found; i++) {
+        if (read_guest(co, cycle->records[i], &cycle->guests[cycle->snap.count]))
+            cycle->domains[cycle->snap.count++] = cycle->records[i]->dom;
+    }
+    cycle->snap.guests = cycle->guests;
+    forget_unseen_guests(co);
+    return read_host_free(co, &cycle->snap);
+}
+
+/* One cycle: read, decide, apply, report. */
+static enum cycle_result run_cycle(struct coordinator *co)
+{
+    struct cycle cycle = {0};
+    enum cycle_result result = CYCLE_FAILED;
+
+    if (!read_cycle(co, &cycle))
+        goto cleanup;
+    co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
+    if (!co->opt.dry_run)
+        apply_plan(co, cycle.domains, &cycle.snap, &cycle.plan);
+    report_cycle(co, &cycle.snap, &cycle.plan);
+    trace_cycle(co, &cycle.snap, &cycle.plan);
+    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
+cleanup:
+    free_cycle(&cycle);
+    return result;
+}
+
+/* Options */
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: " PROGRAM " [-1hnqvV] [-c uri] [-s MiB] [-w MiB] [--policy name]\n"
+                 "                       [--host-reserve MiB] [--min-guest MiB] [--min-step MiB]\n"
+                 "                       [--trace file] [--wait] period\n");
+}
+
+static void print_help(void)
+{
+    print_usage(stdout);
+    printf("\nBalance memory between running libvirt guests by resizing their balloons,\n"
+           "once every PERIOD seconds (1 to %d).\n\n"
+           "  -c, --connect URI      libvirt connection URI (default: libvirt's default)\n"
+           "  -s, --starve MiB       starved below this much unused memory (default %d)\n"
+           "  -w, --waste MiB        wasteful above this much unused memory (default %d)\n"
+           "      --policy NAME      decision policy (default %s)\n"
+           "      --host-reserve MiB host free memory never given to guests (default %d)\n"
+           "      --min-guest MiB    no balloon shrinks below this (default %d, at least %d)\n"
+           "      --min-step MiB     smaller resizes are not made (default %d)\n"
+           "  -n, --dry-run          decide and report, resize nothing\n"
+           "  -1, --once             run one cycle and exit\n"
+           "      --wait             keep running while no guest runs\n"
+           "      --trace FILE       append one JSON line per cycle to FILE\n"
+           "  -q, --quiet            print warnings only\n"
+           "  -v, --verbose          print the guests each cycle; twice: libvirt calls too\n"
+           "  -h, --help             print this help\n"
+           "  -V, --version          print the version\n\n"
+           "policies:\n",
+           MAX_PERIOD, STARVATION_THRESHOLD, WASTE_THRESHOLD, DEFAULT_POLICY, HOST_RESERVE,
+           MIN_GUEST_MEMORY, MIN_GUEST_FLOOR, MIN_STEP);
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+        printf("  %-22s %s\n", policies[i].name, policies[i].summary);
+    printf("\nexit status: %d done, %d libvirt failed, %d bad usage, %d cannot connect\n", EXIT_OK,
+           EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT);
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs(PROGRAM ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see -h)\n", stderr);
+    exit(EXIT_USAGE);
+}
+
+/* A whole decimal number in [min, max], or a usage error naming what it was for. */
+static long long parse_number(const char *text, long long min, long long max, const char *what)
+{
+    char *end;
+    long long value;
+
+    errno = 0;
+    value = strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno == ERANGE || value < min || value > max)
+        usage_error("%s must be a whole number from %lld to %lld, not '%s'", what, min, max, text);
+    return value;
+}
+
+static long long parse_mib(const char *text, long long min, const char *what)
+{
+    return parse_number(text, min, MAX_MIB, what) * 1024;
+}
+
+enum long_only_option {
+    OPT_POLICY = 256,
+    OPT_HOST_RESERVE,
+    OPT_MIN_GUEST,
+    OPT_MIN_STEP,
+    OPT_WAIT,
+    OPT_TRACE,
+};
+
+static void parse_options(int argc, char **argv, struct options *opt, struct config *cfg)
+{
+    static const struct option long_options[] = {
+        {"connect", required_argument, NULL, 'c'},
+        {"starve", required_argument, NULL, 's'},
+        {"waste", required_argument, NULL, 'w'},
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"host-reserve", required_argument, NULL, OPT_HOST_RESERVE},
+        {"min-guest", required_argument, NULL, OPT_MIN_GUEST},
+        {"min-step", required_argument, NULL, OPT_MIN_STEP},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"once", no_argument, NULL, '1'},
+        {"wait", no_argument, NULL, OPT_WAIT},
+        {"trace", required_argument, NULL, OPT_TRACE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    opterr = 0; /* our own message, in our own words */
+    while ((c = getopt_long(argc, argv, ":c:s:w:n1qvhV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            opt->uri = optarg;
+            break;
+        case 's':
+            cfg->starve_kib = parse_mib(optarg, 0, "--starve");
+            break;
+        case 'w':
+            cfg->waste_kib = parse_mib(optarg, 0, "--waste");
+            break;
+        case OPT_POLICY:
+            cfg->policy = find_policy(optarg);
+            if (!cfg->policy)
+                usage_error("unknown policy '%s'", optarg);
+            break;
+        case OPT_HOST_RESERVE:
+            cfg->host_reserve_kib = parse_mib(optarg, 0, "--host-reserve");
+            break;
+        case OPT_MIN_GUEST:
+            cfg->min_guest_kib = parse_mib(optarg, MIN_GUEST_FLOOR, "--min-guest");
+            break;
+        case OPT_MIN_STEP:
+            cfg->min_step_kib = parse_mib(optarg, 1, "--min-step");
+            break;
+        case 'n':
+            opt->dry_run = true;
+            break;
+        case '1':
+            opt->once = true;
+            break;
+        case OPT_WAIT:
+            opt->wait = true;
+            break;
+        case OPT_TRACE:
+            opt->trace_path = optarg;
+            break;
+        case 'q':
+            verbosity = 0;
+            break;
+        case 'v':
+            verbosity = verbosity < 1 ? 2 : verbosity + 1;
+            break;
+        case 'h':
+            print_help();
+            exit(EXIT_OK);
+        case 'V':
+            printf(PROGRAM " %s\n", VERSION);
+            exit(EXIT_OK);
+        case ':':
+            usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind == argc)
+        usage_error("missing PERIOD, in seconds");
+    opt->period_s = (int)parse_number(argv[optind++], 1, MAX_PERIOD, "PERIOD (seconds)");
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+    if (cfg->starve_kib >= cfg->waste_kib)
+        usage_error("the starvation threshold (%lld MiB) must be below the waste threshold "
+                    "(%lld MiB)",
+                    mib(cfg->starve_kib), mib(cfg->waste_kib));
+}
+
+/* Main loop */
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+/* SIGINT and SIGTERM stay blocked but while we sleep, so a signal can never
+ * slip in between checking the flag and going to sleep. Returns the mask to
+ * sleep with. */
+static sigset_t install_signal_handlers(void)
+{
+    struct sigaction action = {.sa_handler = request_stop}; /* no SA_RESTART */
+    sigset_t stopping, sleeping;
+
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stopping);
+    sigaddset(&stopping, SIGINT);
+    sigaddset(&stopping, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stopping, &sleeping);
+    sigdelset(&sleeping, SIGINT);
+    sigdelset(&sleeping, SIGTERM);
+    return sleeping;
+}
+
+static void timespec_add_seconds(struct timespec *t, int seconds)
+{
+    t->tv_sec += seconds;
+}
+
+static bool timespec_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Sleep until the deadline on CLOCK_MONOTONIC or a stop signal. */
+static void sleep_until(const struct timespec *deadline, const sigset_t *sleeping_mask)
+{
+    struct timespec now, left;
+
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (stop_requested || !timespec_before(&now, deadline))
+            return;
+        left.tv_sec = deadline->tv_sec - now.tv_sec;
+        left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        ppoll(NULL, 0, &left, sleeping_mask);
+    }
+}
+
+static virConnectPtr connect_libvirt(const char *uri)
+{
+    virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+
+    if (!conn)
+        die(EXIT_CONNECT, "cannot connect to %s: %s", uri ? uri : "libvirt's default URI",
+            virGetLastErrorMessage());
+    return conn;
+}
+
+#ifndef MEM_COORDINATOR_NO_MAIN
+int main(int argc, char **argv)
+{
+    struct coordinator co = {.cfg = default_config()};
+    int status = EXIT_OK;
+    struct timespec deadline;
+    sigset_t sleeping_mask;
+
+    parse_options(argc, argv, &co.opt, &co.cfg);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    sleeping_mask = install_signal_handlers();
+    virSetErrorFunc(NULL, ignore_libvirt_error);
+    if (co.opt.trace_path) {
+        co.trace = fopen(co.opt.trace_path, "a");
+        if (!co.trace)
+            usage_error("cannot open trace file '%s': %s", co.opt.trace_path, strerror(errno));
+    }
+    co.conn = connect_libvirt(co.opt.uri);
+    clock_gettime(CLOCK_MONOTONIC, &co.started);
+    deadline = co.started;
+
+    while (!stop_requested) {
+        enum cycle_result result = run_cycle(&co);
+
+        if (result == CYCLE_FAILED) {
+            status = EXIT_RUNTIME;
+            break;
+        }
+        if (result == CYCLE_NO_GUESTS && !co.opt.wait) {
+            info("no running guests; stopping");
+            break;
+        }
+        if (co.opt.once)
+            break;
+        /* Keep the period's rhythm; after an overrun, start afresh from now. */
+        timespec_add_seconds(&deadline, co.opt.period_s);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (timespec_before(&deadline, &now))
+            deadline = now;
+        sleep_until(&deadline, &sleeping_mask);
+    }
+    if (stop_requested)
+        info("stopping on signal");
+
+    virConnectClose(co.conn);
+    free(co.history);
+    if (co.trace)
+        fclose(co.trace);
+    return status;
+}
+#endif

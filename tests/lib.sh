@@ -1,0 +1,32 @@
+# Shared by the shell tests: each test prints "ok - NAME" or
+# "not ok - NAME: WHY", which tests/run counts.
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+program="$top/bin/mem_coordinator"
+nodes="$top/tests/nodes"
+scratch=$(mktemp -d /tmp/mc-test.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1: $2"; }
+
+# expect NAME WHY COMMAND...: ok when COMMAND succeeds.
+expect() {
+    local name=$1 why=$2
+    shift 2
+    if "$@"; then ok "$name"; else not_ok "$name" "$why"; fi
+}
+
+# Wait up to $2 seconds for process $1 to end; its exit status, or 124.
+wait_for_exit() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            return 124
+        fi
+        sleep 0.1
+    done
+    wait "$pid"
+}

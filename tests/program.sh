@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The program as a user runs it, against libvirt's test driver: its output,
+# its trace, its loop and its signals.
+source "$(dirname "$0")/lib.sh"
+
+four="test://$nodes/four_guests.xml"
+
+# One cycle with a trace: vm-big (512 MiB unused) gives half to vm-small.
+"$program" -c "$four" --once --trace "$scratch/once.json" 1 >"$scratch/once.out" 2>&1
+status=$?
+expect "program: --once exits 0" "status $status: $(cat "$scratch/once.out")" test "$status" = 0
+expect "program: --once writes one trace line" "$(wc -l <"$scratch/once.json") lines" \
+    test "$(wc -l <"$scratch/once.json")" = 1
+move=$(jq -c '[.guests[] | {name, delta_kib, peer, outcome}]' "$scratch/once.json")
+expect "program: the trace shows the move vm-big to vm-small, applied" "$move" \
+    test "$move" = '[{"name":"vm-big","delta_kib":-262144,"peer":"vm-small","outcome":"applied"},{"name":"vm-mid","delta_kib":0,"peer":null,"outcome":null},{"name":"vm-small","delta_kib":262144,"peer":"vm-big","outcome":"applied"}]'
+figures=$(jq -c '[.policy, .starve_kib, .waste_kib, .host_free_kib, (.guests[0] | .actual_kib, .unused_kib, .max_kib)]' "$scratch/once.json")
+expect "program: the trace carries the policy, thresholds and figures" "$figures" \
+    test "$figures" = '["seed",153600,307200,14999552,1048576,524288,2097152]'
+expect "program: the cycle's line names what moved" "$(cat "$scratch/once.out")" \
+    grep -qE '^[0-9:]{8}  3 guests  host 14648 MiB free  vm-big -256 MiB \(to vm-small\)  vm-small \+256 MiB \(from vm-big\)$' "$scratch/once.out"
+expect "program: the host estimate is said to be one" "$(cat "$scratch/once.out")" \
+    grep -q 'host free memory is an estimate' "$scratch/once.out"
+
+# The README's first look: test:///default has one guest with 1 GiB unused.
+"$program" -c test:///default --once -v 1 >"$scratch/default.out" 2>&1
+expect "program: -v prints the guest table" "$(cat "$scratch/default.out")" \
+    grep -qE '^  test +2048 +1024 +8192  -724 MiB \(to host\)$' "$scratch/default.out"
+
+# Dry run: decides, reports, changes nothing.
+"$program" -c "$four" --once -n --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
+outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
+expect "program: a dry run marks its resizes as such" "$outcomes" test "$outcomes" = "true,dry-run,dry-run"
+expect "program: a dry run says so on the terminal" "$(cat "$scratch/dry.out")" \
+    grep -q 'vm-small +256 MiB (from vm-big) (dry run)' "$scratch/dry.out"
+
+# A running loop: cycles a period apart, a clean stop on SIGTERM and SIGINT.
+for signal in TERM INT; do
+    "$program" -c "$four" --trace "$scratch/loop-$signal.json" 1 >"$scratch/loop.out" 2>&1 &
+    pid=$!
+    sleep 3.5
+    kill -"$signal" "$pid"
+    wait_for_exit "$pid" 5
+    status=$?
+    expect "program: SIG$signal stops it with status 0" "status $status" test "$status" = 0
+    expect "program: SIG$signal is reported" "$(tail -2 "$scratch/loop.out")" \
+        grep -q 'stopping on signal' "$scratch/loop.out"
+done
+cycles=$(jq -s 'length' "$scratch/loop-TERM.json")
+expect "program: one cycle per period" "$cycles cycles in 3.5 s" test "$cycles" -ge 3 -a "$cycles" -le 5
+numbered=$(jq -s '[.[].cycle] == [range(1; length + 1)]' "$scratch/loop-TERM.json")
+expect "program: cycles are numbered in order" "$(jq -c '.cycle' "$scratch/loop-TERM.json")" \
+    test "$numbered" = true
+spaced=$(jq -s '[range(1; length) as $i | .[$i].t - .[$i - 1].t] | all(. > 0.9)' "$scratch/loop-TERM.json")
+expect "program: cycles are a period apart" "$(jq -c '.t' "$scratch/loop-TERM.json")" test "$spaced" = true
+# Second cycle: vm-big and vm-small sit out, vm-mid and the rest are measured anew.
+second=$(jq -s -c '.[1].guests | map({name, actual_kib, settling})' "$scratch/loop-TERM.json")
+expect "program: the next cycle reads the new sizes, and resized guests settle" "$second" \
+    test "$second" = '[{"name":"vm-big","actual_kib":786432,"settling":true},{"name":"vm-mid","actual_kib":524288,"settling":false},{"name":"vm-small","actual_kib":466944,"settling":true}]'
+
+# A signal in the middle of a long sleep ends it at once.
+"$program" -c "$four" -q 60 >"$scratch/long.out" 2>&1 &
+pid=$!
+sleep 1
+started=$SECONDS
+kill -INT "$pid"
+wait_for_exit "$pid" 10
+status=$?
+expect "program: a signal wakes a long sleep" "status $status after $((SECONDS - started)) s" \
+    test "$status" = 0 -a $((SECONDS - started)) -le 2
+
+# No running guest: it stops, unless --wait.
+off="test://$nodes/all_off.xml"
+"$program" -c "$off" 1 >"$scratch/off.out" 2>&1
+status=$?
+expect "program: it stops when no guest runs" "status $status: $(cat "$scratch/off.out")" \
+    grep -q 'no running guests; stopping' "$scratch/off.out"
+"$program" -c "$off" --wait --trace "$scratch/wait.json" 1 >"$scratch/wait.out" 2>&1 &
+pid=$!
+sleep 2.5
+if kill -0 "$pid" 2>/dev/null; then alive=yes; else alive=no; fi
+kill -TERM "$pid" 2>/dev/null
+wait_for_exit "$pid" 5
+expect "program: --wait keeps it running with no guest" "alive: $alive" test "$alive" = yes
+expect "program: --wait still traces its empty cycles" "$(cat "$scratch/wait.json")" \
+    test "$(jq -s '[.[].guests | length] | (length >= 2) and all(. == 0)' "$scratch/wait.json")" = true
+
+# Every handle and record freed.
+if command -v valgrind >/dev/null; then
+    valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+        "$program" -c "$four" -v --once --trace "$scratch/vg.json" 1 >"$scratch/vg.out" 2>&1
+    status=$?
+    expect "program: one cycle is valgrind-clean" "status $status: $(grep -m5 '==' "$scratch/vg.out")" \
+        test "$status" = 0
+else
+    not_ok "program: one cycle is valgrind-clean" "valgrind is not installed"
+fi

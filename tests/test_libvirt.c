@@ -1,0 +1,299 @@
+/*
+ * The coordinator against real libvirt: the test driver, in this process,
+ * loaded from a node XML. Each test opens its own connection, and with it a
+ * fresh copy of the node. Usage: test_libvirt NODES_DIR (an absolute path).
+ */
+#include "mem_coordinator.c"
+#include "check.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static const char *nodes_dir;
+
+static struct coordinator open_node(const char *node_file)
+{
+    struct coordinator co = {.cfg = default_config(), .opt = {.period_s = 1}};
+    char uri[PATH_MAX + 16];
+
+    snprintf(uri, sizeof(uri), "test://%s/%s", nodes_dir, node_file);
+    co.conn = connect_libvirt(uri);
+    clock_gettime(CLOCK_MONOTONIC, &co.started);
+    return co;
+}
+
+static void close_node(struct coordinator *co)
+{
+    virConnectClose(co->conn);
+    free(co->history);
+}
+
+/* A guest's balloon size in MiB as libvirt reports it, or -1. */
+static long long balloon_mib(struct coordinator *co, const char *name)
+{
+    virDomainPtr dom = virDomainLookupByName(co->conn, name);
+    virDomainInfo info;
+    long long size = -1;
+
+    if (dom && virDomainGetInfo(dom, &info) == 0)
+        size = (long long)info.memory / 1024;
+    if (dom)
+        virDomainFree(dom);
+    return size;
+}
+
+static void expect_balloon(struct coordinator *co, const char *name, long long mib_expected,
+                           struct verdict *v)
+{
+    long long size = balloon_mib(co, name);
+
+    if (size != mib_expected)
+        fail(v, "%s holds %lld MiB, expected %lld", name, size, mib_expected);
+}
+
+static void destroy_guest(struct coordinator *co, const char *name)
+{
+    virDomainPtr dom = virDomainLookupByName(co->conn, name);
+
+    if (dom) {
+        virDomainDestroy(dom);
+        virDomainFree(dom);
+    }
+}
+
+static const struct guest *find_guest(const struct snapshot *snap, const char *name)
+{
+    for (size_t i = 0; i < snap->count; i++)
+        if (strcmp(snap->guests[i].name, name) == 0)
+            return &snap->guests[i];
+    return NULL;
+}
+
+static const struct resize *resize_of(const struct cycle *cycle, const char *name)
+{
+    for (size_t i = 0; i < cycle->plan.count; i++)
+        if (strcmp(cycle->snap.guests[cycle->plan.resizes[i].guest].name, name) == 0)
+            return &cycle->plan.resizes[i];
+    return NULL;
+}
+
+/* Run f with stderr in a file, and return how often needle appears there. */
+static int count_in_stderr(void (*f)(struct coordinator *), struct coordinator *co,
+                           const char *needle)
+{
+    char path[] = "/tmp/mc-test-stderr-XXXXXX";
+    char text[65536];
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO), count = 0;
+    ssize_t length;
+
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    f(co);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    length = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    unlink(path);
+    text[length > 0 ? length : 0] = '\0';
+    for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle))
+        count++;
+    return count;
+}
+
+static void test_move_through_libvirt(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+
+    if (run_cycle(&co) != CYCLE_DONE)
+        fail(&v, "the cycle did not complete");
+    /* vm-big has 512 MiB unused and gives half to vm-small. */
+    expect_balloon(&co, "vm-big", 1024 - 256, &v);
+    expect_balloon(&co, "vm-small", 200 + 256, &v);
+    expect_balloon(&co, "vm-mid", 512, &v);
+    close_node(&co);
+    report("libvirt: a starved guest is fed from the wasteful one through virDomainSetMemory", &v);
+}
+
+static void test_snapshot_figures(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *big;
+
+    if (!read_cycle(&co, &cycle))
+        fail(&v, "cannot read the node");
+    if (cycle.snap.count != 3)
+        fail(&v, "%zu guests read, expected the 3 running ones", cycle.snap.count);
+    if (find_guest(&cycle.snap, "vm-off"))
+        fail(&v, "a shut-off guest was read");
+    if (cycle.snap.count == 3 && strcmp(cycle.snap.guests[0].name, "vm-big") != 0)
+        fail(&v, "guests are not sorted by name: %s first", cycle.snap.guests[0].name);
+    big = find_guest(&cycle.snap, "vm-big");
+    if (!big || !big->has_unused || big->actual_kib != 1024 * 1024 ||
+        big->unused_kib != 512 * 1024 || big->max_kib != 2048 * 1024)
+        fail(&v, "vm-big read wrongly");
+    /* The test driver has no host statistics: 16 GiB less the balloons. */
+    if (cycle.snap.host_free_kib != (16384 - 1024 - 512 - 200) * 1024LL)
+        fail(&v, "host free %lld KiB, expected the estimate", cycle.snap.host_free_kib);
+    free_cycle(&cycle);
+    close_node(&co);
+    report("libvirt: the snapshot holds the running guests' balloon figures", &v);
+}
+
+static void test_resized_guests_settle_one_cycle(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *small;
+
+    run_cycle(&co);
+    read_cycle(&co, &cycle);
+    small = find_guest(&cycle.snap, "vm-small");
+    if (!small || !small->settling)
+        fail(&v, "vm-small not settling right after its resize");
+    else if (small->actual_kib != 456 * 1024 || small->unused_kib != 228 * 1024)
+        fail(&v, "vm-small's new size not read back");
+    if (find_guest(&cycle.snap, "vm-mid")->settling)
+        fail(&v, "vm-mid settling, though nobody resized it");
+    free_cycle(&cycle);
+    read_cycle(&co, &cycle);
+    small = find_guest(&cycle.snap, "vm-small");
+    if (!small || small->settling)
+        fail(&v, "vm-small still settling two cycles after its resize");
+    free_cycle(&cycle);
+    close_node(&co);
+    report("libvirt: a resized guest sits out one cycle while its statistics are older", &v);
+}
+
+static void test_dry_run(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+
+    co.opt.dry_run = true;
+    run_cycle(&co);
+    run_cycle(&co);
+    expect_balloon(&co, "vm-big", 1024, &v);
+    expect_balloon(&co, "vm-small", 200, &v);
+    close_node(&co);
+    report("libvirt: a dry run resizes nothing", &v);
+}
+
+static void plan_then_lose(struct coordinator *co, const char *lost, struct cycle *cycle)
+{
+    read_cycle(co, cycle);
+    co->cfg.policy->plan(&cycle->snap, &co->cfg, &cycle->plan);
+    destroy_guest(co, lost);
+    apply_plan(co, cycle->domains, &cycle->snap, &cycle->plan);
+}
+
+static struct cycle lost_cycle;
+
+static void lose_donor(struct coordinator *co)
+{
+    plan_then_lose(co, "vm-big", &lost_cycle);
+}
+
+static void lose_receiver(struct coordinator *co)
+{
+    plan_then_lose(co, "vm-small", &lost_cycle);
+}
+
+static void test_donor_vanishes(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    const struct resize *donor, *receiver;
+
+    if (count_in_stderr(lose_donor, &co, "vm-big: gone before it could be resized") != 1)
+        fail(&v, "no warning for the vanished donor");
+    donor = resize_of(&lost_cycle, "vm-big");
+    receiver = resize_of(&lost_cycle, "vm-small");
+    if (!donor || donor->outcome != FAILED || !receiver || receiver->outcome != SKIPPED)
+        fail(&v, "the donor's resize should fail and the receiver's be skipped");
+    expect_balloon(&co, "vm-small", 200, &v);
+    free_cycle(&lost_cycle);
+    close_node(&co);
+    report("libvirt: a receiver whose donor vanished is not grown, and the run goes on", &v);
+}
+
+static void test_receiver_vanishes(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    const struct resize *receiver;
+
+    if (count_in_stderr(lose_receiver, &co, "vm-small: gone before it could be resized") != 1)
+        fail(&v, "no warning for the vanished receiver");
+    receiver = resize_of(&lost_cycle, "vm-small");
+    if (!receiver || receiver->outcome != FAILED)
+        fail(&v, "the receiver's resize should fail");
+    expect_balloon(&co, "vm-big", 768, &v);
+    free_cycle(&lost_cycle);
+    if (run_cycle(&co) != CYCLE_DONE)
+        fail(&v, "the next cycle did not run");
+    close_node(&co);
+    report("libvirt: a guest vanishing before its resize is a warning, not an exit", &v);
+}
+
+static void six_cycles(struct coordinator *co)
+{
+    for (int i = 0; i < 6; i++)
+        run_cycle(co);
+}
+
+static void test_guest_without_balloon(void)
+{
+    struct coordinator co = open_node("no_balloon.xml");
+    struct verdict v = {0};
+    int warnings = count_in_stderr(six_cycles, &co, "no-balloon: its balloon reports no unused");
+
+    if (warnings != 1)
+        fail(&v, "reported %d times in six cycles, expected once", warnings);
+    expect_balloon(&co, "no-balloon", 200, &v);
+    close_node(&co);
+    report("libvirt: a guest without balloon statistics is left alone and reported once", &v);
+}
+
+static void destroy_all(struct coordinator *co)
+{
+    destroy_guest(co, "vm-big");
+    destroy_guest(co, "vm-mid");
+    destroy_guest(co, "vm-small");
+}
+
+static void test_no_running_guests(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+
+    destroy_all(&co);
+    if (run_cycle(&co) != CYCLE_NO_GUESTS)
+        fail(&v, "a cycle without running guests is not reported as such");
+    close_node(&co);
+    report("libvirt: a cycle with no running guest says so", &v);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] != '/') {
+        fprintf(stderr, "usage: test_libvirt ABSOLUTE_NODES_DIR\n");
+        return 2;
+    }
+    nodes_dir = argv[1];
+    verbosity = 0;
+    virSetErrorFunc(NULL, ignore_libvirt_error);
+    test_move_through_libvirt();
+    test_snapshot_figures();
+    test_resized_guests_settle_one_cycle();
+    test_dry_run();
+    test_donor_vanishes();
+    test_receiver_vanishes();
+    test_guest_without_balloon();
+    test_no_running_guests();
+    return tests_status();
+}

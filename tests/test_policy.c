@@ -1,0 +1,323 @@
+/*
+ * Table-driven tests of the policies: one row per situation, named for the
+ * rule it shows, then the rules every plan must keep, checked on every row
+ * and on random snapshots.
+ */
+#include "mem_coordinator.c"
+#include "check.h"
+
+/* Rows leave their trailing fields zero. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define ROW_GUESTS 6
+#define NO_STATS   -1 /* in the unused column: the balloon reports no statistics */
+
+struct guest_row {
+    const char *name;
+    long long actual, unused, max; /* MiB */
+    bool settling;
+};
+
+struct expected_resize {
+    const char *guest;
+    long long delta;  /* MiB */
+    const char *peer; /* "host" or a guest's name */
+};
+
+struct policy_case {
+    const char *rule;
+    struct guest_row guests[ROW_GUESTS];
+    long long host_free;                       /* MiB */
+    long long min_guest;                       /* MiB; 0: MIN_GUEST_MEMORY */
+    struct expected_resize expect[ROW_GUESTS]; /* none: no resize at all */
+};
+
+static const struct policy_case seed_cases[] = {
+    {"nobody starved or wasteful: no change",
+     {{"vm1", 512, 200, 2048}, {"vm2", 512, 250, 2048}},
+     4096},
+    {"a starved guest gets half of the most wasteful guest's unused memory",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048}, {"vm3", 1024, 500, 2048}},
+     4096,
+     0,
+     {{"vm2", -400, "vm1"}, {"vm1", +400, "vm2"}}},
+    {"without a wasteful guest the host feeds the starved one WASTE_THRESHOLD",
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 250, 2048}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"unused exactly at WASTE_THRESHOLD is not wasteful",
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 300, 2048}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"unused exactly at STARVATION_THRESHOLD is not starved",
+     {{"vm1", 512, 150, 2048}, {"vm2", 1024, 400, 2048}},
+     4096,
+     0,
+     {{"vm2", -100, "host"}}},
+    {"with nobody starved the most wasteful shrinks to keep WASTE_THRESHOLD unused",
+     {{"vm1", 512, 200, 2048}, {"vm2", 1024, 700, 2048}, {"vm3", 1024, 600, 2048}},
+     4096,
+     0,
+     {{"vm2", -400, "host"}}},
+    {"a shrink stops at the guest floor",
+     {{"vm1", 512, 200, 2048}, {"vm2", 1200, 900, 2048}},
+     4096,
+     1000,
+     {{"vm2", -200, "host"}}},
+    {"a donor gives no more than it has above the floor",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1300, 1000, 2048}},
+     4096,
+     1000,
+     {{"vm2", -300, "vm1"}, {"vm1", +300, "vm2"}}},
+    {"a donor at the floor leaves the host to feed the starved guest",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048}},
+     4096,
+     1024,
+     {{"vm1", +300, "host"}}},
+    {"a move stops at the receiver's max and both sides give the same",
+     {{"vm1", 1900, 100, 2000}, {"vm2", 1024, 800, 2048}},
+     4096,
+     0,
+     {{"vm2", -100, "vm1"}, {"vm1", +100, "vm2"}}},
+    {"growth from the host stops at the guest's max",
+     {{"vm1", 2000, 100, 2048}},
+     4096,
+     0,
+     {{"vm1", +48, "host"}}},
+    {"a starved guest at its max gets nothing",
+     {{"vm1", 2048, 50, 2048}, {"vm2", 1024, 800, 2048}},
+     4096},
+    {"the host gives only what lies above HOST_RESERVE",
+     {{"vm1", 512, 100, 2048}},
+     400,
+     0,
+     {{"vm1", +144, "host"}}},
+    {"a host at its reserve gives nothing", {{"vm1", 512, 100, 2048}}, 256},
+    {"an empty host gives nothing", {{"vm1", 512, 0, 2048}, {"vm2", 512, 200, 2048}}, 0},
+    {"a growth smaller than MIN_STEP is not made", {{"vm1", 2040, 100, 2048}}, 4096},
+    {"a shrink smaller than MIN_STEP is not made",
+     {{"vm1", 512, 200, 2048}, {"vm2", 1024, 310, 2048}},
+     4096},
+    {"a move smaller than MIN_STEP is not made",
+     {{"vm1", 2040, 100, 2048}, {"vm2", 1024, 800, 2048}},
+     4096},
+    {"on a tie the first guest by name is the most starved",
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 100, 2048}, {"vm3", 1024, 800, 2048}},
+     4096,
+     0,
+     {{"vm3", -400, "vm1"}, {"vm1", +400, "vm3"}}},
+    {"on a tie the first guest by name is the most wasteful",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048}, {"vm3", 1024, 800, 2048}},
+     4096,
+     0,
+     {{"vm2", -400, "vm1"}, {"vm1", +400, "vm2"}}},
+    {"when all guests tie nobody gives to itself",
+     {{"vm1", 1024, 100, 2048}, {"vm2", 1024, 100, 2048}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"a single starved guest is fed by the host",
+     {{"vm1", 512, 100, 2048}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"a single wasteful guest shrinks",
+     {{"vm1", 1024, 700, 2048}},
+     4096,
+     0,
+     {{"vm1", -400, "host"}}},
+    {"no guests: no change", {{NULL}}, 4096},
+    {"a guest without balloon statistics is left alone",
+     {{"vm1", 512, NO_STATS, 2048}, {"vm2", 512, 250, 2048}},
+     4096},
+    {"a guest without statistics never donates",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, NO_STATS, 2048}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"a settling guest is neither fed nor trimmed",
+     {{"vm1", 512, 50, 2048, true}, {"vm2", 1024, 800, 2048, true}},
+     4096},
+    {"a settling guest does not hide a starved one",
+     {{"vm1", 512, 20, 2048, true}, {"vm2", 512, 100, 2048}, {"vm3", 1024, 700, 2048}},
+     4096,
+     0,
+     {{"vm3", -350, "vm2"}, {"vm2", +350, "vm3"}}},
+    {"half of an odd unused figure is rounded down to whole MiB",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 801, 2048}},
+     4096,
+     0,
+     {{"vm2", -400, "vm1"}, {"vm1", +400, "vm2"}}},
+};
+
+static struct config test_config(const struct policy *policy, long long min_guest_mib)
+{
+    struct config cfg = default_config();
+
+    cfg.policy = policy;
+    if (min_guest_mib)
+        cfg.min_guest_kib = min_guest_mib * 1024;
+    return cfg;
+}
+
+static size_t build_guests(const struct guest_row *rows, struct guest *guests)
+{
+    size_t n = 0;
+
+    for (; n < ROW_GUESTS && rows[n].name; n++)
+        guests[n] = (struct guest){
+            .name = rows[n].name,
+            .actual_kib = rows[n].actual * 1024,
+            .unused_kib = rows[n].unused == NO_STATS ? 0 : rows[n].unused * 1024,
+            .max_kib = rows[n].max * 1024,
+            .has_unused = rows[n].unused != NO_STATS,
+            .settling = rows[n].settling,
+        };
+    return n;
+}
+
+static const char *peer_name(const struct snapshot *snap, const struct resize *r)
+{
+    return r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
+}
+
+/* The rules every policy keeps, whatever it decides. */
+static void check_rules(const struct snapshot *snap, const struct config *cfg,
+                        const struct plan *plan, struct verdict *v)
+{
+    long long from_host_kib = 0;
+
+    for (size_t i = 0; i < plan->count; i++) {
+        const struct resize *r = &plan->resizes[i];
+        const struct guest *g = &snap->guests[r->guest];
+        long long target = g->actual_kib + r->delta_kib;
+
+        if (r->guest >= snap->count) {
+            fail(v, "resize of guest %zu of %zu", r->guest, snap->count);
+            return;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (plan->resizes[j].guest == r->guest)
+                fail(v, "%s resized twice in one cycle", g->name);
+        if (!guest_measured(g))
+            fail(v, "%s resized without fresh statistics", g->name);
+        if (r->delta_kib > 0 && target > g->max_kib)
+            fail(v, "%s grown to %lld KiB, above its max %lld", g->name, target, g->max_kib);
+        if (r->delta_kib < 0 && target < cfg->min_guest_kib)
+            fail(v, "%s shrunk to %lld KiB, below the floor %lld", g->name, target,
+                 cfg->min_guest_kib);
+        if (llabs(r->delta_kib) < cfg->min_step_kib || r->delta_kib == 0)
+            fail(v, "%s changed by %lld KiB, under the minimum step", g->name, r->delta_kib);
+        if (r->delta_kib % 1024)
+            fail(v, "%s changed by %lld KiB, not whole MiB", g->name, r->delta_kib);
+        if (r->peer == PEER_HOST) {
+            if (r->delta_kib > 0)
+                from_host_kib += r->delta_kib;
+            continue;
+        }
+        const struct resize *back = plan_find(plan, r->peer);
+        if (!back || back->peer != r->guest || back->delta_kib != -r->delta_kib)
+            fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));
+    }
+    if (from_host_kib > 0 && snap->host_free_kib - from_host_kib < cfg->host_reserve_kib)
+        fail(v, "host gives %lld KiB of %lld free, into its reserve", from_host_kib,
+             snap->host_free_kib);
+}
+
+static void check_expected(const struct policy_case *row, const struct snapshot *snap,
+                           const struct plan *plan, struct verdict *v)
+{
+    size_t expected = 0;
+
+    for (; expected < ROW_GUESTS && row->expect[expected].guest; expected++) {
+        const struct expected_resize *e = &row->expect[expected];
+        const struct resize *r = NULL;
+
+        for (size_t i = 0; i < plan->count; i++)
+            if (strcmp(snap->guests[plan->resizes[i].guest].name, e->guest) == 0)
+                r = &plan->resizes[i];
+        if (!r)
+            fail(v, "%s not resized, expected %+lld MiB (%s)", e->guest, e->delta, e->peer);
+        else if (r->delta_kib != e->delta * 1024 || strcmp(peer_name(snap, r), e->peer) != 0)
+            fail(v, "%s %+lld KiB (%s), expected %+lld MiB (%s)", e->guest, r->delta_kib,
+                 peer_name(snap, r), e->delta, e->peer);
+    }
+    if (plan->count != expected)
+        fail(v, "%zu resizes, expected %zu", plan->count, expected);
+}
+
+static void run_case(const struct policy *policy, const struct policy_case *row)
+{
+    struct guest guests[ROW_GUESTS];
+    struct resize resizes[ROW_GUESTS];
+    struct config cfg = test_config(policy, row->min_guest);
+    struct snapshot snap = {.guests = guests, .host_free_kib = row->host_free * 1024};
+    struct plan plan = {.resizes = resizes};
+    struct verdict v = {0};
+    char name[256];
+
+    snap.count = build_guests(row->guests, guests);
+    policy->plan(&snap, &cfg, &plan);
+    check_rules(&snap, &cfg, &plan, &v);
+    check_expected(row, &snap, &plan, &v);
+    snprintf(name, sizeof(name), "%s: %s", policy->name, row->rule);
+    report(name, &v);
+}
+
+/* Small numbers, near the thresholds and limits, make the rules' edges likely. */
+static long long random_mib(unsigned *seed, long long low, long long high)
+{
+    return low + (long long)(rand_r(seed) % (unsigned)(high - low + 1));
+}
+
+static void random_snapshots(const struct policy *policy, int rounds)
+{
+    unsigned seed = 20261126;
+    struct verdict v = {0};
+    char name[256];
+
+    for (int round = 0; round < rounds && !v.failed; round++) {
+        struct guest guests[ROW_GUESTS];
+        struct resize resizes[ROW_GUESTS];
+        struct config cfg = test_config(policy, random_mib(&seed, 64, 600));
+        struct snapshot snap = {.guests = guests,
+                                .count = (size_t)random_mib(&seed, 0, ROW_GUESTS)};
+        struct plan plan = {.resizes = resizes};
+
+        cfg.min_step_kib = random_mib(&seed, 1, 64) * 1024;
+        cfg.host_reserve_kib = random_mib(&seed, 0, 512) * 1024;
+        snap.host_free_kib = random_mib(&seed, 0, 2048) * 1024 + random_mib(&seed, 0, 1023);
+        for (size_t i = 0; i < snap.count; i++) {
+            long long max = random_mib(&seed, 128, 4096) * 1024;
+            long long actual = random_mib(&seed, 64 * 1024, max);
+
+            guests[i] = (struct guest){
+                .name = "guest",
+                .actual_kib = actual,
+                .unused_kib = random_mib(&seed, 0, actual),
+                .max_kib = max,
+                .has_unused = random_mib(&seed, 0, 9) > 0,
+                .settling = random_mib(&seed, 0, 9) == 0,
+            };
+        }
+        policy->plan(&snap, &cfg, &plan);
+        check_rules(&snap, &cfg, &plan, &v);
+        if (v.failed)
+            fail(&v, "round %d", round);
+    }
+    snprintf(name, sizeof(name), "%s: the rules hold on %d random snapshots", policy->name, rounds);
+    report(name, &v);
+}
+
+int main(void)
+{
+    const struct policy *seed = find_policy("seed");
+
+    for (size_t i = 0; i < sizeof(seed_cases) / sizeof(seed_cases[0]); i++)
+        run_case(seed, &seed_cases[i]);
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+        random_snapshots(&policies[i], 20000);
+    return tests_status();
+}
