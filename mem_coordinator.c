@@ -13,6 +13,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -366,6 +367,7 @@ struct options {
     bool once;
     bool wait; /* keep going while no guest runs */
     const char *trace_path;
+    const char *guest_pattern; /* only guests whose names match; NULL: all */
 };
 
 /* What the daemon remembers of a guest between cycles. Keyed by UUID, since
@@ -856,6 +858,10 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     if (!cycle->guests || !cycle->domains || !cycle->plan.resizes)
         die(EXIT_RUNTIME, "out of memory");
     for (int i = 0; i < found; i++) {
+        const char *name = virDomainGetName(cycle->records[i]->dom);
+
+        if (co->opt.guest_pattern && fnmatch(co->opt.guest_pattern, name, 0) != 0)
+            continue;
         if (read_guest(co, cycle->records[i], &cycle->guests[cycle->snap.count]))
             cycle->domains[cycle->snap.count++] = cycle->records[i]->dom;
     }
@@ -889,7 +895,7 @@ static void print_usage(FILE *out)
 {
     fprintf(out, "usage: " PROGRAM " [-1hnqvV] [-c uri] [-s MiB] [-w MiB] [--policy name]\n"
                  "                       [--host-reserve MiB] [--min-guest MiB] [--min-step MiB]\n"
-                 "                       [--trace file] [--wait] period\n");
+                 "                       [--guests pattern] [--trace file] [--wait] period\n");
 }
 
 static void print_help(void)
@@ -906,6 +912,8 @@ static void print_help(void)
            "      --min-step MiB     smaller resizes are not made (default %d)\n"
            "  -n, --dry-run          decide and report, resize nothing\n"
            "  -1, --once             run one cycle and exit\n"
+           "      --guests PATTERN   balance only guests whose names match this shell\n"
+           "                         pattern; others are neither read nor resized\n"
            "      --wait             keep running while no guest runs\n"
            "      --trace FILE       append one JSON line per cycle to FILE\n"
            "  -q, --quiet            print warnings only\n"
@@ -958,6 +966,7 @@ enum long_only_option {
     OPT_MIN_STEP,
     OPT_WAIT,
     OPT_TRACE,
+    OPT_GUESTS,
 };
 
 static void parse_options(int argc, char **argv, struct options *opt, struct config *cfg)
@@ -974,6 +983,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         {"once", no_argument, NULL, '1'},
         {"wait", no_argument, NULL, OPT_WAIT},
         {"trace", required_argument, NULL, OPT_TRACE},
+        {"guests", required_argument, NULL, OPT_GUESTS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -1019,6 +1029,9 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
             break;
         case OPT_TRACE:
             opt->trace_path = optarg;
+            break;
+        case OPT_GUESTS:
+            opt->guest_pattern = optarg;
             break;
         case 'q':
             verbosity = 0;

@@ -27,6 +27,12 @@ expect "program: the host estimate is said to be one" "$(cat "$scratch/once.out"
 expect "program: -v prints the guest table" "$(cat "$scratch/default.out")" \
     grep -qE '^  test +2048 +1024 +8192  -724 MiB \(to host\)$' "$scratch/default.out"
 
+# --guests leaves the others out: vm-big, alone with vm-mid, gives to the host.
+"$program" -c "$four" --once --guests 'vm-[bm]*' --trace "$scratch/only.json" 1 >/dev/null 2>&1
+only=$(jq -c '[.guests[] | {name, delta_kib, peer}]' "$scratch/only.json")
+expect "program: --guests balances only the guests it matches" "$only" \
+    test "$only" = '[{"name":"vm-big","delta_kib":-217088,"peer":"host"},{"name":"vm-mid","delta_kib":0,"peer":null}]'
+
 # Dry run: decides, reports, changes nothing.
 "$program" -c "$four" --once -n --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
