@@ -111,6 +111,42 @@ struct policy {
     plan_fn *plan;
 };
 
+/* The daemon around the policy. */
+
+struct options {
+    const char *uri; /* NULL: libvirt's default, as for virsh */
+    int period_s;
+    bool dry_run;
+    bool once;
+    bool wait; /* keep going while no guest runs */
+    const char *trace_path;
+    const char *guest_pattern; /* only guests whose names match; NULL: all */
+};
+
+/* What the daemon remembers of a guest between cycles. Keyed by UUID, since
+ * a new guest may take a gone one's name. */
+struct guest_history {
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    bool seen;              /* this cycle; the unseen are forgotten */
+    bool stats_period_set;  /* we asked its balloon for statistics */
+    bool no_stats_reported; /* and said so when it still gave none */
+    int cycles_without_stats;
+    unsigned long resized_cycle; /* 0: never */
+    long long resized_at;        /* s since the epoch, the clock of balloon.last-update */
+};
+
+struct coordinator {
+    struct options opt;
+    struct config cfg;
+    virConnectPtr conn;
+    FILE *trace;
+    struct guest_history *history;
+    size_t history_count;
+    bool host_estimate_noted;
+    unsigned long cycle;
+    struct timespec started;
+};
+
 /* Policy: pure functions of a const snapshot and config. */
 
 static long long min_ll(long long a, long long b)
@@ -291,20 +327,26 @@ static struct config default_config(void)
     };
 }
 
-/* Output */
+/* Messages */
 
 static int verbosity = 1; /* 0: -q, 1: default, 2: -v (guest table), 3: -vv (libvirt calls) */
+
+/* One line on stderr: "mem_coordinator: KIND MESSAGE TAIL". */
+static void complain(const char *kind, const char *tail, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, PROGRAM ": %s", kind);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "%s\n", tail);
+}
 
 __attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
 {
     va_list ap;
 
-    fflush(stdout);
-    fputs(PROGRAM ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    complain("", "", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(status);
 }
 
@@ -312,12 +354,9 @@ __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
 {
     va_list ap;
 
-    fflush(stdout);
-    fputs(PROGRAM ": warning: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    complain("warning: ", "", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static void say(int level, const char *fmt, va_list ap)
@@ -359,40 +398,6 @@ static long long mib(long long kib)
 }
 
 /* libvirt layer */
-
-struct options {
-    const char *uri; /* NULL: libvirt's default, as for virsh */
-    int period_s;
-    bool dry_run;
-    bool once;
-    bool wait; /* keep going while no guest runs */
-    const char *trace_path;
-    const char *guest_pattern; /* only guests whose names match; NULL: all */
-};
-
-/* What the daemon remembers of a guest between cycles. Keyed by UUID, since
- * a new guest may take a gone one's name. */
-struct guest_history {
-    unsigned char uuid[VIR_UUID_BUFLEN];
-    bool seen;              /* this cycle; the unseen are forgotten */
-    bool stats_period_set;  /* we asked its balloon for statistics */
-    bool no_stats_reported; /* and said so when it still gave none */
-    int cycles_without_stats;
-    unsigned long resized_cycle; /* 0: never */
-    long long resized_at;        /* s since the epoch, the clock of balloon.last-update */
-};
-
-struct coordinator {
-    struct options opt;
-    struct config cfg;
-    virConnectPtr conn;
-    FILE *trace;
-    struct guest_history *history;
-    size_t history_count;
-    bool host_estimate_noted;
-    unsigned long cycle;
-    struct timespec started;
-};
 
 enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
 
@@ -469,7 +474,7 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
 {
     virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
     int count = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-    virDomainInfo info;
+    virDomainInfo dominfo;
 
     if (count < 0) {
         debug("%s: no memory statistics: %s", virDomainGetName(dom), virGetLastErrorMessage());
@@ -481,11 +486,11 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     r->has_last_update =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update);
     if (!r->has_current || !r->has_maximum) {
-        if (virDomainGetInfo(dom, &info) < 0)
+        if (virDomainGetInfo(dom, &dominfo) < 0)
             return false;
         if (!r->has_current)
-            r->current_kib = info.memory;
-        r->maximum_kib = info.maxMem;
+            r->current_kib = dominfo.memory;
+        r->maximum_kib = dominfo.maxMem;
         r->has_current = r->has_maximum = true;
     }
     return true;
@@ -681,37 +686,34 @@ static const char *outcome_note(enum outcome outcome, bool dry_run)
     return "";
 }
 
-/* "vm2 +300 MiB (host)", "vm3 -256 MiB (to vm1)" */
-static void format_resize(char *buf, size_t size, const struct snapshot *snap,
-                          const struct resize *r, bool dry_run)
+/* "+300 MiB (host)", "-256 MiB (to vm1)", "+256 MiB (from vm3)" */
+static void print_change(const struct snapshot *snap, const struct resize *r, bool dry_run)
 {
     const char *peer = r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
 
-    snprintf(buf, size, "%s %+lld MiB (%s%s)%s", snap->guests[r->guest].name, mib(r->delta_kib),
-             r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer,
-             outcome_note(r->outcome, dry_run));
+    printf("%+lld MiB (%s%s)%s", mib(r->delta_kib),
+           r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer,
+           outcome_note(r->outcome, dry_run));
 }
 
 static void print_guest_table(const struct snapshot *snap, const struct plan *plan, bool dry_run)
 {
-    char action[512];
-
     printf("  %-20s %8s %8s %8s  %s\n", "guest", "actual", "unused", "max", "MiB");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct resize *r = plan_find(plan, i);
-        char unused[24];
+        char unused[24] = "-";
 
         if (g->has_unused)
             snprintf(unused, sizeof(unused), "%lld", mib(g->unused_kib));
-        else
-            snprintf(unused, sizeof(unused), "-");
-        if (r)
-            format_resize(action, sizeof(action), snap, r, dry_run);
-        else
-            snprintf(action, sizeof(action), "%s", g->settling ? "settling" : "");
-        printf("  %-20s %8lld %8s %8lld  %s\n", g->name, mib(g->actual_kib), unused,
-               mib(g->max_kib), r ? action + strlen(g->name) + 1 : action);
+        printf("  %-20s %8lld %8s %8lld", g->name, mib(g->actual_kib), unused, mib(g->max_kib));
+        if (r) {
+            fputs("  ", stdout);
+            print_change(snap, r, dry_run);
+        } else if (g->settling) {
+            fputs("  settling", stdout);
+        }
+        putchar('\n');
     }
 }
 
@@ -719,25 +721,24 @@ static void print_guest_table(const struct snapshot *snap, const struct plan *pl
 static void report_cycle(const struct coordinator *co, const struct snapshot *snap,
                          const struct plan *plan)
 {
-    char clock[16], line[4096], part[512];
+    char clock[16];
     time_t now = time(NULL);
     struct tm local;
-    size_t used;
 
     if (verbosity < 1)
         return;
     if (verbosity >= 2)
         print_guest_table(snap, plan, co->opt.dry_run);
     strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &local));
-    used = (size_t)snprintf(line, sizeof(line), "%s  %zu guest%s  host %lld MiB free", clock,
-                            snap->count, snap->count == 1 ? "" : "s", mib(snap->host_free_kib));
-    for (size_t i = 0; i < plan->count && used < sizeof(line); i++) {
-        format_resize(part, sizeof(part), snap, &plan->resizes[i], co->opt.dry_run);
-        used += (size_t)snprintf(line + used, sizeof(line) - used, "  %s", part);
+    printf("%s  %zu guest%s  host %lld MiB free", clock, snap->count, snap->count == 1 ? "" : "s",
+           mib(snap->host_free_kib));
+    for (size_t i = 0; i < plan->count; i++) {
+        const struct resize *r = &plan->resizes[i];
+
+        printf("  %s ", snap->guests[r->guest].name);
+        print_change(snap, r, co->opt.dry_run);
     }
-    if (plan->count == 0)
-        snprintf(line + used, sizeof(line) - used, "  no change");
-    info("%s", line);
+    puts(plan->count ? "" : "  no change");
 }
 
 static void json_string(FILE *out, const char *s)
@@ -933,11 +934,9 @@ __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const ch
 {
     va_list ap;
 
-    fputs(PROGRAM ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    complain("", " (see -h)", fmt, ap);
     va_end(ap);
-    fputs(" (see -h)\n", stderr);
     exit(EXIT_USAGE);
 }
 
@@ -1093,14 +1092,21 @@ static sigset_t install_signal_handlers(void)
     return sleeping;
 }
 
-static void timespec_add_seconds(struct timespec *t, int seconds)
-{
-    t->tv_sec += seconds;
-}
-
 static bool timespec_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The next cycle starts a period after the last one, keeping the rhythm,
+ * or now if the last one overran. */
+static void advance_deadline(struct timespec *deadline, int period_s)
+{
+    struct timespec now;
+
+    deadline->tv_sec += period_s;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (timespec_before(deadline, &now))
+        *deadline = now;
 }
 
 /* Sleep until the deadline on CLOCK_MONOTONIC or a stop signal. */
@@ -1166,12 +1172,7 @@ int main(int argc, char **argv)
         }
         if (co.opt.once)
             break;
-        /* Keep the period's rhythm; after an overrun, start afresh from now. */
-        timespec_add_seconds(&deadline, co.opt.period_s);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (timespec_before(&deadline, &now))
-            deadline = now;
+        advance_deadline(&deadline, co.opt.period_s);
         sleep_until(&deadline, &sleeping_mask);
     }
     if (stop_requested)
