@@ -31,6 +31,13 @@ bin/test_%: tests/test_%.c tests/check.h mem_coordinator.c | bin
 test: $(PROGRAM) $(UNIT_TESTS)
 	tests/run
 
+# Real guests under libvirtd and QEMU; as root. Both install what they lack.
+e2e:
+	tests/e2e/run
+
+demo:
+	tools/demo
+
 format:
 	clang-format -i mem_coordinator.c tests/*.c tests/*.h
 
@@ -44,4 +51,4 @@ uninstall:
 clean:
 	rm -rf bin
 
-.PHONY: all test format install uninstall clean
+.PHONY: all test e2e demo format install uninstall clean
