@@ -46,6 +46,8 @@
 #define MAX_MIB            16777216LL /* MiB: 16 TiB, the bound for any size flag */
 #define MIN_GUEST_FLOOR    64         /* MiB: --min-guest below this would starve any Linux guest */
 #define STATS_GRACE_CYCLES 3          /* cycles a guest may lack statistics before we say so */
+#define BALLOON_STUCK_CYCLES                                                                       \
+    3 /* cycles a balloon may stand short of its target before we stop waiting */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -73,6 +75,7 @@ struct config {
 struct guest {
     const char *name;
     long long actual_kib; /* balloon size: what the guest has now */
+    long long target_kib; /* where its balloon is heading: our last resize, or actual */
     long long unused_kib; /* the guest's free memory (not "available", its total) */
     long long max_kib;    /* the most its balloon may give it */
     bool has_unused;      /* false while its balloon reports no statistics */
@@ -95,6 +98,14 @@ struct resize {
     size_t peer;          /* the guest on the other side of a move, or PEER_HOST */
     enum outcome outcome; /* filled in when the plan is applied */
 };
+
+/* Policies size guests by their targets, and count a resize still under way as
+ * done: a balloon takes seconds to move, and a guest shrunk again before it
+ * got there would lose the same free memory twice. */
+static long long expected_unused(const struct guest *g)
+{
+    return g->unused_kib + (g->target_kib - g->actual_kib);
+}
 
 /* A policy's answer: each guest at most once. The caller sizes it to the snapshot. */
 struct plan {
@@ -133,6 +144,9 @@ struct guest_history {
     int cycles_without_stats;
     unsigned long resized_cycle; /* 0: never */
     long long resized_at;        /* s since the epoch, the clock of balloon.last-update */
+    long long target_kib;        /* where we sent its balloon; 0 once it got there */
+    long long last_actual_kib;   /* its balloon size last cycle */
+    int cycles_unmoved;          /* how long its balloon has stood at that size */
 };
 
 struct coordinator {
@@ -200,7 +214,7 @@ static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
 {
     const struct guest *g = &snap->guests[guest];
     long long kib =
-        min_ll(want_kib, min_ll(g->max_kib - g->actual_kib, host_room(plan, snap, cfg)));
+        min_ll(want_kib, min_ll(g->max_kib - g->target_kib, host_room(plan, snap, cfg)));
 
     kib = whole_mib(kib);
     if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
@@ -215,7 +229,7 @@ static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
                                 const struct config *cfg, size_t guest, long long want_kib)
 {
     const struct guest *g = &snap->guests[guest];
-    long long kib = whole_mib(min_ll(want_kib, g->actual_kib - cfg->min_guest_kib));
+    long long kib = whole_mib(min_ll(want_kib, g->target_kib - cfg->min_guest_kib));
 
     if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
         return false;
@@ -231,7 +245,7 @@ static bool plan_move(struct plan *plan, const struct snapshot *snap, const stru
     const struct guest *from = &snap->guests[donor];
     const struct guest *to = &snap->guests[receiver];
     long long kib = min_ll(
-        want_kib, min_ll(to->max_kib - to->actual_kib, from->actual_kib - cfg->min_guest_kib));
+        want_kib, min_ll(to->max_kib - to->target_kib, from->target_kib - cfg->min_guest_kib));
 
     kib = whole_mib(kib);
     if (!worth_a_resize(kib, cfg) || donor == receiver || plan_find(plan, donor) ||
@@ -255,7 +269,8 @@ static size_t most_starved(const struct snapshot *snap)
 
     for (size_t i = 0; i < snap->count; i++)
         if (guest_measured(&snap->guests[i]) &&
-            (found == SIZE_MAX || snap->guests[i].unused_kib < snap->guests[found].unused_kib))
+            (found == SIZE_MAX ||
+             expected_unused(&snap->guests[i]) < expected_unused(&snap->guests[found])))
             found = i;
     return found;
 }
@@ -267,7 +282,8 @@ static size_t most_wasteful(const struct snapshot *snap, size_t except)
 
     for (size_t i = 0; i < snap->count; i++)
         if (i != except && guest_measured(&snap->guests[i]) &&
-            (found == SIZE_MAX || snap->guests[i].unused_kib > snap->guests[found].unused_kib))
+            (found == SIZE_MAX ||
+             expected_unused(&snap->guests[i]) > expected_unused(&snap->guests[found])))
             found = i;
     return found;
 }
@@ -283,23 +299,25 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
 {
     size_t starved = most_starved(snap);
     size_t wasteful = most_wasteful(snap, starved);
+    long long spare_kib;
 
     if (starved == SIZE_MAX)
         return;
-    if (snap->guests[starved].unused_kib < cfg->starve_kib) {
+    if (expected_unused(&snap->guests[starved]) < cfg->starve_kib) {
         /* A donor that cannot give a worthwhile step (the receiver at its
          * max, the donor at the floor) leaves the host to feed the guest. */
-        if (wasteful != SIZE_MAX && snap->guests[wasteful].unused_kib > cfg->waste_kib &&
-            plan_move(plan, snap, cfg, wasteful, starved, snap->guests[wasteful].unused_kib / 2))
+        spare_kib = wasteful == SIZE_MAX ? 0 : expected_unused(&snap->guests[wasteful]);
+        if (spare_kib > cfg->waste_kib &&
+            plan_move(plan, snap, cfg, wasteful, starved, spare_kib / 2))
             return;
         plan_grow_from_host(plan, snap, cfg, starved, cfg->waste_kib);
         return;
     }
     if (wasteful == SIZE_MAX) /* a single guest is its own most wasteful */
         wasteful = starved;
-    if (snap->guests[wasteful].unused_kib > cfg->waste_kib)
-        plan_shrink_to_host(plan, snap, cfg, wasteful,
-                            snap->guests[wasteful].unused_kib - cfg->waste_kib);
+    spare_kib = expected_unused(&snap->guests[wasteful]);
+    if (spare_kib > cfg->waste_kib)
+        plan_shrink_to_host(plan, snap, cfg, wasteful, spare_kib - cfg->waste_kib);
 }
 
 static const struct policy policies[] = {
@@ -516,6 +534,20 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
 }
 
+/* Where a guest's balloon is heading. It has arrived within a MiB of our last
+ * target; one that stood still for BALLOON_STUCK_CYCLES has gone as far as it
+ * will (the guest could not give more, or somebody else resized it). */
+static long long balloon_target(struct guest_history *history, long long actual_kib)
+{
+    history->cycles_unmoved =
+        actual_kib == history->last_actual_kib ? history->cycles_unmoved + 1 : 0;
+    history->last_actual_kib = actual_kib;
+    if (llabs(history->target_kib - actual_kib) < 1024 ||
+        history->cycles_unmoved >= BALLOON_STUCK_CYCLES)
+        history->target_kib = 0;
+    return history->target_kib ? history->target_kib : actual_kib;
+}
+
 /* Read one guest; false when it vanished while we looked. */
 static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, struct guest *g)
 {
@@ -532,6 +564,7 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
     *g = (struct guest){
         .name = virDomainGetName(record->dom),
         .actual_kib = (long long)r.current_kib,
+        .target_kib = balloon_target(history, (long long)r.current_kib),
         .unused_kib = (long long)r.unused_kib,
         .max_kib = (long long)r.maximum_kib,
         .has_unused = r.has_unused,
@@ -620,7 +653,7 @@ static bool guest_vanished(void)
 static void apply_resize(struct coordinator *co, virDomainPtr dom, const struct guest *g,
                          struct resize *r)
 {
-    unsigned long target_kib = (unsigned long)(g->actual_kib + r->delta_kib);
+    unsigned long target_kib = (unsigned long)(g->target_kib + r->delta_kib);
     struct guest_history *history;
 
     debug("virDomainSetMemoryFlags(%s, %lu KiB, LIVE)", g->name, target_kib);
@@ -638,6 +671,8 @@ static void apply_resize(struct coordinator *co, virDomainPtr dom, const struct 
     if (history) {
         history->resized_cycle = co->cycle;
         history->resized_at = (long long)time(NULL);
+        history->target_kib = (long long)target_kib;
+        history->cycles_unmoved = 0;
     }
 }
 
@@ -698,7 +733,7 @@ static void print_change(const struct snapshot *snap, const struct resize *r, bo
 
 static void print_guest_table(const struct snapshot *snap, const struct plan *plan, bool dry_run)
 {
-    printf("  %-20s %8s %8s %8s  %s\n", "guest", "actual", "unused", "max", "MiB");
+    printf("  %-20s %8s %8s %8s %8s  %s\n", "guest", "actual", "target", "unused", "max", "MiB");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct resize *r = plan_find(plan, i);
@@ -706,7 +741,8 @@ static void print_guest_table(const struct snapshot *snap, const struct plan *pl
 
         if (g->has_unused)
             snprintf(unused, sizeof(unused), "%lld", mib(g->unused_kib));
-        printf("  %-20s %8lld %8s %8lld", g->name, mib(g->actual_kib), unused, mib(g->max_kib));
+        printf("  %-20s %8lld %8lld %8s %8lld", g->name, mib(g->actual_kib), mib(g->target_kib),
+               unused, mib(g->max_kib));
         if (r) {
             fputs("  ", stdout);
             print_change(snap, r, dry_run);
@@ -801,8 +837,8 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
 
         fputs(i ? ",{\"name\":" : "{\"name\":", out);
         json_string(out, g->name);
-        fprintf(out, ",\"actual_kib\":%lld,\"max_kib\":%lld,\"unused_kib\":", g->actual_kib,
-                g->max_kib);
+        fprintf(out, ",\"actual_kib\":%lld,\"target_kib\":%lld,\"max_kib\":%lld,\"unused_kib\":",
+                g->actual_kib, g->target_kib, g->max_kib);
         if (g->has_unused)
             fprintf(out, "%lld", g->unused_kib);
         else

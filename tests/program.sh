@@ -25,7 +25,7 @@ expect "program: the host estimate is said to be one" "$(cat "$scratch/once.out"
 # The README's first look: test:///default has one guest with 1 GiB unused.
 "$program" -c test:///default --once -v 1 >"$scratch/default.out" 2>&1
 expect "program: -v prints the guest table" "$(cat "$scratch/default.out")" \
-    grep -qE '^  test +2048 +1024 +8192  -724 MiB \(to host\)$' "$scratch/default.out"
+    grep -qE '^  test +2048 +2048 +1024 +8192  -724 MiB \(to host\)$' "$scratch/default.out"
 
 # --guests leaves the others out: vm-big, alone with vm-mid, gives to the host.
 "$program" -c "$four" --once --guests 'vm-[bm]*' --trace "$scratch/only.json" 1 >/dev/null 2>&1

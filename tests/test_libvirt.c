@@ -278,6 +278,28 @@ static void test_no_running_guests(void)
     report("libvirt: a cycle with no running guest says so", &v);
 }
 
+/* The test driver's balloons jump to their targets, so the way a real one
+ * creeps there is played here, cycle by cycle. */
+static void test_balloon_targets(void)
+{
+    struct guest_history history = {.target_kib = 400 * 1024, .last_actual_kib = 1200 * 1024};
+    struct verdict v = {0};
+    const long long readings[] = {1000, 800, 800, 800, 800};
+    const long long expected[] = {400, 400, 400, 400, 800}; /* MiB */
+
+    for (size_t i = 0; i < sizeof(readings) / sizeof(readings[0]); i++) {
+        long long target = balloon_target(&history, readings[i] * 1024);
+
+        if (target != expected[i] * 1024)
+            fail(&v, "reading %zu (%lld MiB): target %lld MiB, expected %lld", i, readings[i],
+                 target / 1024, expected[i]);
+    }
+    history = (struct guest_history){.target_kib = 400 * 1024, .last_actual_kib = 800 * 1024};
+    if (balloon_target(&history, 400 * 1024 + 512) != 400 * 1024 + 512 || history.target_kib)
+        fail(&v, "a balloon within a MiB of its target has not arrived");
+    report("libvirt: a moving balloon keeps its target until it arrives or stands still", &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -295,5 +317,6 @@ int main(int argc, char **argv)
     test_receiver_vanishes();
     test_guest_without_balloon();
     test_no_running_guests();
+    test_balloon_targets();
     return tests_status();
 }

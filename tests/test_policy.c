@@ -16,6 +16,7 @@ struct guest_row {
     const char *name;
     long long actual, unused, max; /* MiB */
     bool settling;
+    long long target; /* MiB; 0: no resize under way, the balloon is at actual */
 };
 
 struct expected_resize {
@@ -145,6 +146,27 @@ static const struct policy_case seed_cases[] = {
      4096,
      0,
      {{"vm3", -350, "vm2"}, {"vm2", +350, "vm3"}}},
+    {"a shrink under way counts as done: the guest is not shrunk twice",
+     {{"vm1", 1245, 985, 2048, false, 450}, {"vm2", 512, 250, 2048}},
+     4096},
+    {"a growth under way counts as done: the guest is not fed twice",
+     {{"vm1", 512, 40, 2048, false, 762}, {"vm2", 512, 250, 2048}},
+     4096},
+    {"a guest whose shrink under way would starve it is fed back",
+     {{"vm1", 1200, 500, 2048, false, 700}, {"vm2", 512, 250, 2048}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"a new resize counts from the target, not from where the balloon stands",
+     {{"vm1", 1200, 1050, 2048, false, 600}},
+     4096,
+     500,
+     {{"vm1", -100, "host"}}},
+    {"growth room counts from the target",
+     {{"vm1", 1900, 0, 2048, false, 2000}, {"vm2", 512, 200, 2048}},
+     4096,
+     0,
+     {{"vm1", +48, "host"}}},
     {"half of an odd unused figure is rounded down to whole MiB",
      {{"vm1", 512, 100, 2048}, {"vm2", 1024, 801, 2048}},
      4096,
@@ -170,6 +192,7 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
         guests[n] = (struct guest){
             .name = rows[n].name,
             .actual_kib = rows[n].actual * 1024,
+            .target_kib = (rows[n].target ? rows[n].target : rows[n].actual) * 1024,
             .unused_kib = rows[n].unused == NO_STATS ? 0 : rows[n].unused * 1024,
             .max_kib = rows[n].max * 1024,
             .has_unused = rows[n].unused != NO_STATS,
@@ -192,7 +215,7 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
     for (size_t i = 0; i < plan->count; i++) {
         const struct resize *r = &plan->resizes[i];
         const struct guest *g = &snap->guests[r->guest];
-        long long target = g->actual_kib + r->delta_kib;
+        long long target = g->target_kib + r->delta_kib;
 
         if (r->guest >= snap->count) {
             fail(v, "resize of guest %zu of %zu", r->guest, snap->count);
@@ -292,10 +315,12 @@ static void random_snapshots(const struct policy *policy, int rounds)
         for (size_t i = 0; i < snap.count; i++) {
             long long max = random_mib(&seed, 128, 4096) * 1024;
             long long actual = random_mib(&seed, 64 * 1024, max);
+            long long target = random_mib(&seed, 0, 3) ? actual : random_mib(&seed, 64 * 1024, max);
 
             guests[i] = (struct guest){
                 .name = "guest",
                 .actual_kib = actual,
+                .target_kib = target,
                 .unused_kib = random_mib(&seed, 0, actual),
                 .max_kib = max,
                 .has_unused = random_mib(&seed, 0, 9) > 0,
