@@ -11,7 +11,7 @@
  *                         RATE MiB/s (default 30) until realloc fails
  *   go                    wait for a line on standard input, the console:
  *                         the tests type one to start all guests at once
- *   loop                  start again at the first phase
+ *   loop                  start again at the first phase after the last go
  *
  * Without workload= it idles forever. To try it on a host, pass the script
  * as the only argument instead.
@@ -285,6 +285,7 @@ static int parse_script(char *script, struct phase *ph)
             p->kind = GO;
             if (arg1)
                 bad_script(p->text, "go takes no argument");
+            has_wait = 0; /* a loop comes back after it */
         } else if (strcmp(name, "loop") == 0) {
             p->kind = LOOP;
             if (arg1)
@@ -324,7 +325,7 @@ int main(int argc, char *argv[])
 {
     struct phase ph[MAX_PHASES];
     char *script;
-    int n, i;
+    int n, i, resume = 0;
 
     /* The console is a file on the host that tests read as it grows. */
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -361,9 +362,10 @@ int main(int argc, char *argv[])
             break;
         case GO:
             wait_for_go();
+            resume = i + 1; /* a go is typed once: loops come back after it */
             break;
         case LOOP:
-            i = -1;
+            i = resume - 1;
             break;
         }
     }
