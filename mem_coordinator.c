@@ -7,8 +7,8 @@
  * resizes the policy plans. Starved guests are fed from wasteful guests
  * first, else from the host; wasteful guests give memory back.
  *
- * The file reads top to bottom: tunables, types, policy, libvirt layer,
- * output, options, main loop.
+ * The file reads top to bottom: tunables, types, policy, messages, libvirt
+ * layer, cycle output, options, main loop.
  */
 
 #define _GNU_SOURCE
@@ -41,13 +41,12 @@
 #define VERSION "unknown"
 #endif
 
-#define PROGRAM            "mem_coordinator"
-#define MAX_PERIOD         86400      /* s: a day; longer is surely a typo */
-#define MAX_MIB            16777216LL /* MiB: 16 TiB, the bound for any size flag */
-#define MIN_GUEST_FLOOR    64         /* MiB: --min-guest below this would starve any Linux guest */
-#define STATS_GRACE_CYCLES 3          /* cycles a guest may lack statistics before we say so */
-#define BALLOON_STUCK_CYCLES                                                                       \
-    3 /* cycles a balloon may stand short of its target before we stop waiting */
+#define PROGRAM              "mem_coordinator"
+#define MAX_PERIOD           86400      /* s: a day; longer is surely a typo */
+#define MAX_MIB              16777216LL /* MiB: 16 TiB, the bound for any size flag */
+#define MIN_GUEST_FLOOR      64 /* MiB: --min-guest below this would starve any Linux guest */
+#define STATS_GRACE_CYCLES   3  /* cycles a guest may lack statistics before we say so */
+#define BALLOON_STUCK_CYCLES 3  /* cycles a balloon may stand short of its target */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -98,14 +97,6 @@ struct resize {
     size_t peer;          /* the guest on the other side of a move, or PEER_HOST */
     enum outcome outcome; /* filled in when the plan is applied */
 };
-
-/* Policies size guests by their targets, and count a resize still under way as
- * done: a balloon takes seconds to move, and a guest shrunk again before it
- * got there would lose the same free memory twice. */
-static long long expected_unused(const struct guest *g)
-{
-    return g->unused_kib + (g->target_kib - g->actual_kib);
-}
 
 /* A policy's answer: each guest at most once. The caller sizes it to the snapshot. */
 struct plan {
@@ -171,6 +162,14 @@ static long long min_ll(long long a, long long b)
 static long long max_ll(long long a, long long b)
 {
     return a > b ? a : b;
+}
+
+/* Policies size guests by their targets, and count a resize still under way as
+ * done: a balloon takes seconds to move, and a guest shrunk again before it
+ * got there would lose the same free memory twice. */
+static long long expected_unused(const struct guest *g)
+{
+    return g->unused_kib + (g->target_kib - g->actual_kib);
 }
 
 /* Resizes go in whole MiB: balloon targets stay page-aligned and printed figures exact. */
