@@ -101,3 +101,13 @@ if command -v valgrind >/dev/null; then
 else
     not_ok "program: one cycle is valgrind-clean" "valgrind is not installed"
 fi
+
+# make install and uninstall honour DESTDIR and PREFIX.
+root="$scratch/root"
+make -s -C "$top" install DESTDIR="$root" PREFIX=/usr >"$scratch/install.out" 2>&1
+expect "program: make install puts the program and its man page under DESTDIR/PREFIX" \
+    "$(cat "$scratch/install.out"; find "$root" -type f)" \
+    test -x "$root/usr/bin/mem_coordinator" -a -f "$root/usr/share/man/man1/mem_coordinator.1"
+make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >/dev/null 2>&1
+expect "program: make uninstall takes them away" "$(find "$root" -type f)" \
+    test -z "$(find "$root" -type f)"
