@@ -164,12 +164,15 @@ static long long max_ll(long long a, long long b)
     return a > b ? a : b;
 }
 
-/* Policies size guests by their targets, and count a resize still under way as
+/* Policies size guests by their targets. A shrink still under way counts as
  * done: a balloon takes seconds to move, and a guest shrunk again before it
- * got there would lose the same free memory twice. */
+ * got there would lose the same free memory twice. A growth under way does
+ * not: libvirt's balloon size lags the guest, whose free memory may already
+ * hold the new memory, and counting it twice makes a guest just fed look
+ * wasteful. Either way the error leaves a guest richer, never poorer. */
 static long long expected_unused(const struct guest *g)
 {
-    return g->unused_kib + (g->target_kib - g->actual_kib);
+    return g->unused_kib + min_ll(0, g->target_kib - g->actual_kib);
 }
 
 /* Resizes go in whole MiB: balloon targets stay page-aligned and printed figures exact. */
