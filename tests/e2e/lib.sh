@@ -72,11 +72,12 @@ e2e_libvirtd_up() {
         chgrp kvm /dev/kvm && chmod 660 /dev/kvm || return 1
     fi
     # libvirtd has virtlogd write each QEMU's log and starts no guest
-    # without it.
-    if ! pgrep -x virtlogd >/dev/null; then
+    # without it. A daemon killed under a parent that never reaps it lingers
+    # as a zombie, which plain pgrep would count as running.
+    if ! pgrep -x -r D,R,S virtlogd >/dev/null; then
         virtlogd -d || { e2e_log "virtlogd did not start"; return 1; }
     fi
-    if ! pgrep -x libvirtd >/dev/null; then
+    if ! pgrep -x -r D,R,S libvirtd >/dev/null; then
         libvirtd -d || { e2e_log "libvirtd did not start"; return 1; }
     fi
     deadline=$(e2e_deadline 30)
