@@ -264,26 +264,41 @@ static bool guest_measured(const struct guest *g)
     return g->has_unused && !g->settling;
 }
 
-/* The measured guest with the least unused memory; the first by name on a tie. */
-static size_t most_starved(const struct snapshot *snap)
+/* A guest at its max cannot be fed, and one at the floor cannot give: as the
+ * most starved or most wasteful they would only block the next guest in line
+ * (in make e2e, three guests at their max kept a fourth from being fed until
+ * it was OOM-killed). */
+static bool can_grow(const struct guest *g, const struct config *cfg)
+{
+    return g->max_kib - g->target_kib >= max_ll(cfg->min_step_kib, 1024);
+}
+
+static bool can_shrink(const struct guest *g, const struct config *cfg)
+{
+    return g->target_kib - cfg->min_guest_kib >= max_ll(cfg->min_step_kib, 1024);
+}
+
+/* The measured guest that can grow with the least unused memory; the first
+ * by name on a tie. */
+static size_t most_starved(const struct snapshot *snap, const struct config *cfg)
 {
     size_t found = SIZE_MAX;
 
     for (size_t i = 0; i < snap->count; i++)
-        if (guest_measured(&snap->guests[i]) &&
+        if (guest_measured(&snap->guests[i]) && can_grow(&snap->guests[i], cfg) &&
             (found == SIZE_MAX ||
              expected_unused(&snap->guests[i]) < expected_unused(&snap->guests[found])))
             found = i;
     return found;
 }
 
-/* The measured guest with the most unused memory, other than except. */
-static size_t most_wasteful(const struct snapshot *snap, size_t except)
+/* The measured guest that can shrink with the most unused memory, other than except. */
+static size_t most_wasteful(const struct snapshot *snap, const struct config *cfg, size_t except)
 {
     size_t found = SIZE_MAX;
 
     for (size_t i = 0; i < snap->count; i++)
-        if (i != except && guest_measured(&snap->guests[i]) &&
+        if (i != except && guest_measured(&snap->guests[i]) && can_shrink(&snap->guests[i], cfg) &&
             (found == SIZE_MAX ||
              expected_unused(&snap->guests[i]) > expected_unused(&snap->guests[found])))
             found = i;
@@ -299,24 +314,24 @@ static size_t most_wasteful(const struct snapshot *snap, size_t except)
  */
 static void plan_seed(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
-    size_t starved = most_starved(snap);
-    size_t wasteful = most_wasteful(snap, starved);
+    size_t starved = most_starved(snap, cfg);
+    size_t wasteful;
     long long spare_kib;
 
-    if (starved == SIZE_MAX)
-        return;
-    if (expected_unused(&snap->guests[starved]) < cfg->starve_kib) {
-        /* A donor that cannot give a worthwhile step (the receiver at its
-         * max, the donor at the floor) leaves the host to feed the guest. */
+    if (starved != SIZE_MAX && expected_unused(&snap->guests[starved]) < cfg->starve_kib) {
+        wasteful = most_wasteful(snap, cfg, starved);
         spare_kib = wasteful == SIZE_MAX ? 0 : expected_unused(&snap->guests[wasteful]);
+        /* A donor that cannot give a worthwhile step (the receiver near its
+         * max, the donor near the floor) leaves the host to feed the guest. */
         if (spare_kib > cfg->waste_kib &&
             plan_move(plan, snap, cfg, wasteful, starved, spare_kib / 2))
             return;
         plan_grow_from_host(plan, snap, cfg, starved, cfg->waste_kib);
         return;
     }
-    if (wasteful == SIZE_MAX) /* a single guest is its own most wasteful */
-        wasteful = starved;
+    wasteful = most_wasteful(snap, cfg, SIZE_MAX);
+    if (wasteful == SIZE_MAX)
+        return;
     spare_kib = expected_unused(&snap->guests[wasteful]);
     if (spare_kib > cfg->waste_kib)
         plan_shrink_to_host(plan, snap, cfg, wasteful, spare_kib - cfg->waste_kib);
@@ -708,19 +723,19 @@ static void apply_plan(struct coordinator *co, virDomainPtr *domains, const stru
 
 /* Cycle output */
 
-static const char *outcome_note(enum outcome outcome, bool dry_run)
+static const char *outcome_name(enum outcome outcome, bool dry_run)
 {
     switch (outcome) {
     case PLANNED:
-        return dry_run ? " (dry run)" : "";
-    case FAILED:
-        return " FAILED";
-    case SKIPPED:
-        return " SKIPPED";
+        return dry_run ? "dry-run" : "planned";
     case APPLIED:
-        break;
+        return "applied";
+    case FAILED:
+        return "failed";
+    case SKIPPED:
+        return "skipped";
     }
-    return "";
+    return "?";
 }
 
 /* "+300 MiB (host)", "-256 MiB (to vm1)", "+256 MiB (from vm3)" */
@@ -728,9 +743,10 @@ static void print_change(const struct snapshot *snap, const struct resize *r, bo
 {
     const char *peer = r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
 
-    printf("%+lld MiB (%s%s)%s", mib(r->delta_kib),
-           r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer,
-           outcome_note(r->outcome, dry_run));
+    printf("%+lld MiB (%s%s)", mib(r->delta_kib),
+           r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer);
+    if (r->outcome != APPLIED)
+        printf(" [%s]", outcome_name(r->outcome, dry_run));
 }
 
 static void print_guest_table(const struct snapshot *snap, const struct plan *plan, bool dry_run)
@@ -798,21 +814,6 @@ static void json_string(FILE *out, const char *s)
 static double seconds_between(const struct timespec *from, const struct timespec *to)
 {
     return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
-}
-
-static const char *outcome_name(enum outcome outcome, bool dry_run)
-{
-    switch (outcome) {
-    case PLANNED:
-        return dry_run ? "dry-run" : "planned";
-    case APPLIED:
-        return "applied";
-    case FAILED:
-        return "failed";
-    case SKIPPED:
-        return "skipped";
-    }
-    return "?";
 }
 
 /* One JSON object a line per cycle, for tests and plots. Thresholds ride in
