@@ -520,14 +520,12 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     r->has_unused = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_UNUSED, &r->unused_kib);
     r->has_last_update =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update);
-    if (!r->has_current || !r->has_maximum) {
-        if (virDomainGetInfo(dom, &dominfo) < 0)
-            return false;
-        if (!r->has_current)
-            r->current_kib = dominfo.memory;
-        r->maximum_kib = dominfo.maxMem;
-        r->has_current = r->has_maximum = true;
-    }
+    if (virDomainGetInfo(dom, &dominfo) < 0)
+        return false;
+    if (!r->has_current)
+        r->current_kib = dominfo.memory;
+    r->maximum_kib = dominfo.maxMem;
+    r->has_current = r->has_maximum = true;
     return true;
 }
 
