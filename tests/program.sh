@@ -38,7 +38,7 @@ expect "program: --guests balances only the guests it matches" "$only" \
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
 expect "program: a dry run marks its resizes as such" "$outcomes" test "$outcomes" = "true,dry-run,dry-run"
 expect "program: a dry run says so on the terminal" "$(cat "$scratch/dry.out")" \
-    grep -q 'vm-small +256 MiB (from vm-big) (dry run)' "$scratch/dry.out"
+    grep -q 'vm-small +256 MiB (from vm-big) \[dry-run\]' "$scratch/dry.out"
 
 # A running loop: cycles a period apart, a clean stop on SIGTERM and SIGINT.
 for signal in TERM INT; do
