@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command-line tests as a table: arguments, the exit status, and a piece of
 # what must be said (on stderr, or stdout when the status is 0).
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 unreachable='qemu+unix:///system?socket=/nonexistent/libvirt-sock'

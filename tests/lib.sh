@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # its variables are for the tests that source it
 # Shared by the shell tests: each test prints "ok - NAME" or
 # "not ok - NAME: WHY", which tests/run counts.
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The program as a user runs it, against libvirt's test driver: its output,
 # its trace, its loop and its signals.
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 four="test://$nodes/four_guests.xml"

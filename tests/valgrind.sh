@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The libvirt tests again under valgrind: every domain handle, stats record
 # and allocation freed, and no invalid access.
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
