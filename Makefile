@@ -11,7 +11,7 @@ LIBVIRT_CFLAGS := $(shell pkg-config --cflags libvirt)
 LIBVIRT_LIBS := $(shell pkg-config --libs libvirt)
 
 PROGRAM := bin/mem_coordinator
-UNIT_TESTS := bin/test_policy bin/test_libvirt
+UNIT_TESTS := bin/test_policy bin/test_model bin/test_libvirt
 
 all: $(PROGRAM)
 

@@ -7,8 +7,8 @@
  * resizes the policy plans. Starved guests are fed from wasteful guests
  * first, else from the host; wasteful guests give memory back.
  *
- * The file reads top to bottom: tunables, types, policy, messages, libvirt
- * layer, cycle output, options, main loop.
+ * The file reads top to bottom: tunables, types, policy, balloon model,
+ * messages, libvirt layer, cycle output, options, main loop.
  */
 
 #define _GNU_SOURCE
@@ -35,6 +35,7 @@
 #define MIN_GUEST_MEMORY     200 /* MiB: no balloon is shrunk below this */
 #define HOST_RESERVE         256 /* MiB: host free memory never handed to guests */
 #define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
+#define GROWN_HOLD_CYCLES    5   /* cycles: a guest that grew gives nothing back for this long */
 #define DEFAULT_POLICY       "seed"
 
 #ifndef VERSION
@@ -44,9 +45,12 @@
 #define PROGRAM              "mem_coordinator"
 #define MAX_PERIOD           86400      /* s: a day; longer is surely a typo */
 #define MAX_MIB              16777216LL /* MiB: 16 TiB, the bound for any size flag */
-#define MIN_GUEST_FLOOR      64 /* MiB: --min-guest below this would starve any Linux guest */
-#define STATS_GRACE_CYCLES   3  /* cycles a guest may lack statistics before we say so */
-#define BALLOON_STUCK_CYCLES 3  /* cycles a balloon may stand short of its target */
+#define MIN_GUEST_FLOOR      64   /* MiB: --min-guest below this would starve any Linux guest */
+#define STATS_GRACE_CYCLES   3    /* cycles a guest may lack statistics before we say so */
+#define BALLOON_STUCK_CYCLES 3    /* cycles a balloon may stand short of its target */
+#define ARRIVED_KIB          2048 /* KiB: a balloon this close to its target is there */
+#define UNRESPONSIVE_BACKOFF 10   /* cycles: first wait before a stuck balloon is asked again */
+#define UNRESPONSIVE_MAX     320  /* cycles: the longest such wait */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -68,23 +72,29 @@ struct config {
     long long min_guest_kib;    /* floor for any balloon */
     long long host_reserve_kib; /* host free memory never given away */
     long long min_step_kib;     /* smallest resize made */
+    unsigned long hold_cycles;  /* a guest that grew gives nothing back for this many cycles */
 };
 
-/* One running guest as read this cycle. */
+/* One running guest as the policy sees it. The balloon model fills in where
+ * its balloon is heading and what getting there will do to its free memory. */
 struct guest {
     const char *name;
-    long long actual_kib; /* balloon size: what the guest has now */
+    long long actual_kib; /* balloon size now, as libvirt reports it */
     long long target_kib; /* where its balloon is heading: our last resize, or actual */
-    long long unused_kib; /* the guest's free memory (not "available", its total) */
     long long max_kib;    /* the most its balloon may give it */
-    bool has_unused;      /* false while its balloon reports no statistics */
-    bool settling;        /* resized last cycle and its statistics predate that */
+    long long unused_kib; /* free memory in its last statistics (not "available", its total) */
+    long long coming_kib; /* what its balloon will still add (+) or take (-) from that */
+    unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
+    bool has_unused;                   /* false while its balloon reports no statistics */
+    bool settling;     /* in motion, and its statistics cannot tell where: sits out */
+    bool unresponsive; /* its balloon stopped short of our last target: not asked to give */
 };
 
 struct snapshot {
     const struct guest *guests; /* sorted by name */
     size_t count;
     long long host_free_kib;
+    long long host_promised_kib; /* growths under way, not yet drawn from the host */
 };
 
 #define PEER_HOST SIZE_MAX /* a resize whose memory comes from or goes to the host */
@@ -125,6 +135,15 @@ struct options {
     const char *guest_pattern; /* only guests whose names match; NULL: all */
 };
 
+/* One guest's balloon figures as libvirt reported them this cycle. The
+ * statistics (unused, available, last_update) are one sample the guest took
+ * on its own timer; actual is read whenever libvirt is asked. */
+struct balloon_reading {
+    long long actual_kib, max_kib, unused_kib, available_kib;
+    long long last_update; /* s since the epoch, when the guest took its statistics */
+    bool has_unused, has_available, has_last_update;
+};
+
 /* What the daemon remembers of a guest between cycles. Keyed by UUID, since
  * a new guest may take a gone one's name. */
 struct guest_history {
@@ -133,11 +152,19 @@ struct guest_history {
     bool stats_period_set;  /* we asked its balloon for statistics */
     bool no_stats_reported; /* and said so when it still gave none */
     int cycles_without_stats;
-    unsigned long resized_cycle; /* 0: never */
-    long long resized_at;        /* s since the epoch, the clock of balloon.last-update */
-    long long target_kib;        /* where we sent its balloon; 0 once it got there */
-    long long last_actual_kib;   /* its balloon size last cycle */
-    int cycles_unmoved;          /* how long its balloon has stood at that size */
+    /* The balloon model: where we sent the balloon, and how its statistics
+     * tell where it stood when they were taken. */
+    bool read_before;          /* the fields below hold last cycle's reading */
+    long long last_actual_kib; /* its balloon size last cycle */
+    long long last_read_at;    /* s since the epoch, when we read it last cycle */
+    int cycles_unmoved;        /* how long its balloon has stood at that size */
+    long long target_kib;      /* where we sent its balloon; 0: no resize of ours under way */
+    long long span_low_kib;    /* the sizes it may pass through on its way there */
+    long long span_high_kib;
+    long long overhead_kib;    /* balloon size less the guest's total ("available"); -1: unknown */
+    unsigned long grown_cycle; /* when we last grew it; 0: never */
+    unsigned long unresponsive_until; /* cycle before which it is not asked to give */
+    unsigned long backoff_cycles;     /* the wait before it is asked again, doubling */
 };
 
 struct coordinator {
@@ -164,15 +191,11 @@ static long long max_ll(long long a, long long b)
     return a > b ? a : b;
 }
 
-/* Policies size guests by their targets. A shrink still under way counts as
- * done: a balloon takes seconds to move, and a guest shrunk again before it
- * got there would lose the same free memory twice. A growth under way does
- * not: libvirt's balloon size lags the guest, whose free memory may already
- * hold the new memory, and counting it twice makes a guest just fed look
- * wasteful. Either way the error leaves a guest richer, never poorer. */
+/* A guest's free memory once its balloon has arrived: policies size guests
+ * by their targets, never by a balloon caught half-way. */
 static long long expected_unused(const struct guest *g)
 {
-    return g->unused_kib + min_ll(0, g->target_kib - g->actual_kib);
+    return g->unused_kib + g->coming_kib;
 }
 
 /* Resizes go in whole MiB: balloon targets stay page-aligned and printed figures exact. */
@@ -199,10 +222,13 @@ static void plan_add(struct plan *plan, size_t guest, long long delta_kib, size_
     };
 }
 
+/* Growths still under way will draw on the host's free memory: it cannot be
+ * handed out a second time. */
 static long long host_room(const struct plan *plan, const struct snapshot *snap,
                            const struct config *cfg)
 {
-    return max_ll(0, snap->host_free_kib - cfg->host_reserve_kib - plan->host_given_kib);
+    return max_ll(0, snap->host_free_kib - snap->host_promised_kib - cfg->host_reserve_kib -
+                         plan->host_given_kib);
 }
 
 static bool worth_a_resize(long long kib, const struct config *cfg)
@@ -226,6 +252,14 @@ static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
     return true;
 }
 
+/* A guest that grew within hold_cycles keeps what it was given: handing it
+ * straight back is ping-pong, and the guest was starved a moment ago. A
+ * balloon that did not follow its last target would not give either. */
+static bool may_give(const struct guest *g, const struct config *cfg)
+{
+    return g->cycles_since_growth >= cfg->hold_cycles && !g->unresponsive;
+}
+
 /* Shrink a guest by up to want_kib, never below the guest floor. */
 static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
                                 const struct config *cfg, size_t guest, long long want_kib)
@@ -233,7 +267,7 @@ static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
     const struct guest *g = &snap->guests[guest];
     long long kib = whole_mib(min_ll(want_kib, g->target_kib - cfg->min_guest_kib));
 
-    if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
+    if (!worth_a_resize(kib, cfg) || !may_give(g, cfg) || plan_find(plan, guest))
         return false;
     plan_add(plan, guest, -kib, PEER_HOST);
     return true;
@@ -250,8 +284,8 @@ static bool plan_move(struct plan *plan, const struct snapshot *snap, const stru
         want_kib, min_ll(to->max_kib - to->target_kib, from->target_kib - cfg->min_guest_kib));
 
     kib = whole_mib(kib);
-    if (!worth_a_resize(kib, cfg) || donor == receiver || plan_find(plan, donor) ||
-        plan_find(plan, receiver))
+    if (!worth_a_resize(kib, cfg) || donor == receiver || !may_give(from, cfg) ||
+        plan_find(plan, donor) || plan_find(plan, receiver))
         return false;
     plan_add(plan, donor, -kib, receiver);
     plan_add(plan, receiver, kib, donor);
@@ -275,7 +309,8 @@ static bool can_grow(const struct guest *g, const struct config *cfg)
 
 static bool can_shrink(const struct guest *g, const struct config *cfg)
 {
-    return g->target_kib - cfg->min_guest_kib >= max_ll(cfg->min_step_kib, 1024);
+    return g->target_kib - cfg->min_guest_kib >= max_ll(cfg->min_step_kib, 1024) &&
+           may_give(g, cfg);
 }
 
 /* The measured guest that can grow with the least unused memory; the first
@@ -311,6 +346,10 @@ static size_t most_wasteful(const struct snapshot *snap, const struct config *cf
  * of the unused part, which keeps the donor clear of starving), or else
  * WASTE_THRESHOLD from the host. With nobody starved, the most wasteful guest
  * shrinks until WASTE_THRESHOLD of it is left unused.
+ * Half of a little over WASTE_THRESHOLD would leave the donor right on the
+ * starvation line, and the balloon's own bookkeeping takes it a few KiB below
+ * (tests/replay/seed-s3.json, t=9 and 10: vm4 gave 150 of 300 MiB, read 149.9
+ * and was fed 300 MiB from the host): a donor keeps MIN_STEP above the line.
  */
 static void plan_seed(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
@@ -324,7 +363,8 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
         /* A donor that cannot give a worthwhile step (the receiver near its
          * max, the donor near the floor) leaves the host to feed the guest. */
         if (spare_kib > cfg->waste_kib &&
-            plan_move(plan, snap, cfg, wasteful, starved, spare_kib / 2))
+            plan_move(plan, snap, cfg, wasteful, starved,
+                      min_ll(spare_kib / 2, spare_kib - cfg->starve_kib - cfg->min_step_kib)))
             return;
         plan_grow_from_host(plan, snap, cfg, starved, cfg->waste_kib);
         return;
@@ -359,7 +399,136 @@ static struct config default_config(void)
         .min_guest_kib = MIN_GUEST_MEMORY * 1024LL,
         .host_reserve_kib = HOST_RESERVE * 1024LL,
         .min_step_kib = MIN_STEP * 1024LL,
+        .hold_cycles = GROWN_HOLD_CYCLES,
     };
+}
+
+/* Balloon model: where each guest's balloon is heading, and what its
+ * statistics say about the way there. No libvirt here, so that recorded
+ * readings can be replayed through it (tests/test_model.c). */
+
+static long long clamp_ll(long long value, long long low, long long high)
+{
+    return max_ll(low, min_ll(value, high));
+}
+
+static struct guest_history fresh_history(void)
+{
+    return (struct guest_history){.overhead_kib = -1};
+}
+
+/*
+ * Where the balloon stood when the guest took its statistics. Linux's
+ * virtio_balloon takes ballooned pages out of the guest's total memory
+ * ("available"), and unused and available come from one sample, so available
+ * plus a constant overhead (what the guest's kernel keeps for itself) is the
+ * balloon size at that moment. libvirt's balloon size is read at another
+ * moment, up to a statistics period apart: it cannot tell how much of a move
+ * the unused figure already shows. The answer is kept within the sizes the
+ * balloon can have passed through, so a wrong overhead or a lying guest can
+ * mislead it by no more than the move itself.
+ */
+static bool balloon_when_sampled(const struct guest_history *h, const struct balloon_reading *r,
+                                 long long *kib)
+{
+    if (!r->has_available || h->overhead_kib < 0)
+        return false;
+    *kib = clamp_ll(r->available_kib + h->overhead_kib, h->span_low_kib, h->span_high_kib);
+    return true;
+}
+
+/* The overhead is learned while the balloon stands still: on first sight, and
+ * whenever the guest took its statistics after the balloon was already at its
+ * size when we read it last cycle. */
+static void learn_overhead(struct guest_history *h, const struct balloon_reading *r, bool at_rest)
+{
+    bool sampled_at_rest = at_rest && (!r->has_last_update || r->last_update > h->last_read_at);
+
+    if (r->has_available && (!h->read_before || sampled_at_rest))
+        h->overhead_kib = r->actual_kib - r->available_kib;
+}
+
+enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT };
+
+/* The balloon has gone as far as it will: take it where it is. One that
+ * stopped short did not follow (a guest that could not give what was asked,
+ * or a balloon driver that does not answer): it is not asked to give again
+ * until a backoff, doubling, has passed, as Xen's squeezed does. */
+static enum balloon_event balloon_stopped(struct guest_history *h, const struct balloon_reading *r,
+                                          unsigned long cycle, struct guest *g)
+{
+    bool short_of_target = llabs(h->target_kib - r->actual_kib) >= ARRIVED_KIB;
+
+    h->target_kib = 0;
+    g->target_kib = r->actual_kib;
+    g->coming_kib = 0;
+    g->settling = false;
+    if (!short_of_target) {
+        h->backoff_cycles = 0;
+        return BALLOON_ARRIVED;
+    }
+    h->backoff_cycles = h->backoff_cycles
+                            ? min_ll(2 * (long long)h->backoff_cycles, UNRESPONSIVE_MAX)
+                            : UNRESPONSIVE_BACKOFF;
+    h->unresponsive_until = cycle + h->backoff_cycles;
+    g->unresponsive = true;
+    return BALLOON_STOPPED_SHORT;
+}
+
+/* One cycle's reading of a guest, as the policy should see it. now: s since
+ * the epoch, the clock of last_update. */
+static enum balloon_event follow_balloon(struct guest_history *h, const struct balloon_reading *r,
+                                         unsigned long cycle, long long now, struct guest *g)
+{
+    bool at_rest = h->read_before && r->actual_kib == h->last_actual_kib;
+    enum balloon_event event = BALLOON_QUIET;
+    long long sampled_kib;
+
+    h->cycles_unmoved = at_rest ? h->cycles_unmoved + 1 : 0;
+    g->actual_kib = g->target_kib = r->actual_kib;
+    g->max_kib = r->max_kib;
+    g->unused_kib = r->unused_kib;
+    g->has_unused = r->has_unused;
+    g->coming_kib = 0;
+    g->settling = false;
+    g->cycles_since_growth = h->grown_cycle ? cycle - h->grown_cycle : ULONG_MAX;
+    g->unresponsive = cycle < h->unresponsive_until;
+    if (h->target_kib) {
+        g->target_kib = h->target_kib;
+        if (balloon_when_sampled(h, r, &sampled_kib))
+            g->coming_kib = h->target_kib - sampled_kib;
+        else
+            g->settling = true; /* no telling how much of the move unused shows */
+        if (!g->settling && llabs(g->coming_kib) < ARRIVED_KIB &&
+            llabs(h->target_kib - r->actual_kib) < ARRIVED_KIB)
+            event = balloon_stopped(h, r, cycle, g);
+        else if (h->cycles_unmoved >= BALLOON_STUCK_CYCLES)
+            event = balloon_stopped(h, r, cycle, g);
+    }
+    if (!h->target_kib)
+        learn_overhead(h, r, at_rest);
+    h->read_before = true;
+    h->last_actual_kib = r->actual_kib;
+    h->last_read_at = now;
+    return event;
+}
+
+/* libvirt took a resize: the balloon heads for target_kib. A move still under
+ * way widens the sizes it may pass through rather than restarting them, since
+ * the statistics may not have seen that move yet either. */
+static void note_resize(struct guest_history *h, const struct guest *g, long long target_kib,
+                        unsigned long cycle)
+{
+    long long sampled_kib = g->target_kib - g->coming_kib;
+
+    if (!h->target_kib)
+        h->span_low_kib = h->span_high_kib = g->settling ? g->actual_kib : sampled_kib;
+    h->span_low_kib = min_ll(h->span_low_kib, min_ll(target_kib, g->actual_kib));
+    h->span_high_kib = max_ll(h->span_high_kib, max_ll(target_kib, g->actual_kib));
+    h->target_kib = target_kib;
+    h->cycles_unmoved = 0;
+    if (target_kib > g->target_kib)
+        h->grown_cycle = cycle;
 }
 
 /* Messages */
@@ -451,7 +620,7 @@ static struct guest_history *history_of(struct coordinator *co, virDomainPtr dom
         die(EXIT_RUNTIME, "out of memory");
     co->history = grown;
     grown = &co->history[co->history_count++];
-    *grown = (struct guest_history){0};
+    *grown = fresh_history();
     memcpy(grown->uuid, uuid, sizeof(uuid));
     return grown;
 }
@@ -469,39 +638,44 @@ static void forget_unseen_guests(struct coordinator *co)
     co->history_count = kept;
 }
 
-static bool find_ullong(virTypedParameterPtr params, int nparams, const char *field,
-                        unsigned long long *value)
+/* libvirt's figures are unsigned, and a guest may report anything. One past
+ * any real memory size (or date) is taken as absent, so that sums of them
+ * cannot overflow. */
+static bool sane_figure(unsigned long long value, long long *figure)
 {
-    return virTypedParamsGetULLong(params, nparams, field, value) == 1;
+    if (value > (unsigned long long)MAX_MIB * 1024)
+        return false;
+    *figure = (long long)value;
+    return true;
+}
+
+static bool find_kib(virTypedParameterPtr params, int nparams, const char *field, long long *kib)
+{
+    unsigned long long value;
+
+    return virTypedParamsGetULLong(params, nparams, field, &value) == 1 && sane_figure(value, kib);
 }
 
 static bool find_memory_stat(const virDomainMemoryStatStruct *stats, int count, int tag,
-                             unsigned long long *value)
+                             long long *value)
 {
-    for (int i = 0; i < count; i++) {
-        if (stats[i].tag == tag) {
-            *value = stats[i].val;
-            return true;
-        }
-    }
+    for (int i = 0; i < count; i++)
+        if (stats[i].tag == tag)
+            return sane_figure(stats[i].val, value);
     return false;
 }
 
-/* The balloon figures of one guest. */
-struct balloon_reading {
-    unsigned long long current_kib, maximum_kib, unused_kib, last_update;
-    bool has_current, has_maximum, has_unused, has_last_update;
-};
-
-static void read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_reading *r)
+/* From bulk stats; false where the record has no balloon size. */
+static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_reading *r)
 {
-    r->has_current =
-        find_ullong(record->params, record->nparams, "balloon.current", &r->current_kib);
-    r->has_maximum =
-        find_ullong(record->params, record->nparams, "balloon.maximum", &r->maximum_kib);
-    r->has_unused = find_ullong(record->params, record->nparams, "balloon.unused", &r->unused_kib);
-    r->has_last_update =
-        find_ullong(record->params, record->nparams, "balloon.last-update", &r->last_update);
+    virTypedParameterPtr params = record->params;
+    int n = record->nparams;
+
+    r->has_unused = find_kib(params, n, "balloon.unused", &r->unused_kib);
+    r->has_available = find_kib(params, n, "balloon.available", &r->available_kib);
+    r->has_last_update = find_kib(params, n, "balloon.last-update", &r->last_update);
+    return find_kib(params, n, "balloon.current", &r->actual_kib) &&
+           find_kib(params, n, "balloon.maximum", &r->max_kib);
 }
 
 /* For drivers whose bulk stats carry no balloon fields (the test driver). */
@@ -515,18 +689,17 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
         debug("%s: no memory statistics: %s", virDomainGetName(dom), virGetLastErrorMessage());
         count = 0;
     }
-    r->has_current =
-        find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &r->current_kib);
     r->has_unused = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_UNUSED, &r->unused_kib);
+    r->has_available =
+        find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_AVAILABLE, &r->available_kib);
     r->has_last_update =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update);
     if (virDomainGetInfo(dom, &dominfo) < 0)
         return false;
-    if (!r->has_current)
-        r->current_kib = dominfo.memory;
-    r->maximum_kib = dominfo.maxMem;
-    r->has_current = r->has_maximum = true;
-    return true;
+    if (!find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &r->actual_kib) &&
+        !sane_figure(dominfo.memory, &r->actual_kib))
+        return false;
+    return sane_figure(dominfo.maxMem, &r->max_kib);
 }
 
 /* A guest without an unused figure has balloon statistics off: turn them on
@@ -549,42 +722,26 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
 }
 
-/* Where a guest's balloon is heading. It has arrived within a MiB of our last
- * target; one that stood still for BALLOON_STUCK_CYCLES has gone as far as it
- * will (the guest could not give more, or somebody else resized it). */
-static long long balloon_target(struct guest_history *history, long long actual_kib)
+/* Read one guest into g and r; false when it vanished while we looked. */
+static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, struct guest *g,
+                       struct balloon_reading *r)
 {
-    history->cycles_unmoved =
-        actual_kib == history->last_actual_kib ? history->cycles_unmoved + 1 : 0;
-    history->last_actual_kib = actual_kib;
-    if (llabs(history->target_kib - actual_kib) < 1024 ||
-        history->cycles_unmoved >= BALLOON_STUCK_CYCLES)
-        history->target_kib = 0;
-    return history->target_kib ? history->target_kib : actual_kib;
-}
-
-/* Read one guest; false when it vanished while we looked. */
-static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, struct guest *g)
-{
-    struct balloon_reading r = {0};
     struct guest_history *history = history_of(co, record->dom);
+    long long sent_to_kib;
 
-    read_bulk_balloon(record, &r);
-    if (!history || (!r.has_current && !read_domain_balloon(record->dom, &r))) {
+    if (!history || (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))) {
         debug("%s: gone while being read: %s", virDomainGetName(record->dom),
               virGetLastErrorMessage());
         return false;
     }
     history->seen = true;
-    *g = (struct guest){
-        .name = virDomainGetName(record->dom),
-        .actual_kib = (long long)r.current_kib,
-        .target_kib = balloon_target(history, (long long)r.current_kib),
-        .unused_kib = (long long)r.unused_kib,
-        .max_kib = (long long)r.maximum_kib,
-        .has_unused = r.has_unused,
-    };
-    if (!r.has_unused) {
+    g->name = virDomainGetName(record->dom);
+    sent_to_kib = history->target_kib;
+    if (follow_balloon(history, r, co->cycle, (long long)time(NULL), g) == BALLOON_STOPPED_SHORT)
+        warn("%s: its balloon stopped at %lld MiB, short of %lld MiB; not asking it to give "
+             "for %lu cycles",
+             g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
+    if (!r->has_unused) {
         handle_missing_stats(co, record->dom, history);
         return true;
     }
@@ -592,10 +749,6 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
         info("%s: balloon statistics now available", g->name);
     history->cycles_without_stats = 0;
     history->no_stats_reported = false;
-    /* Statistics taken before last cycle's resize would count the moved memory
-     * twice: skip the guest for a cycle until they are newer. */
-    g->settling = history->resized_cycle != 0 && history->resized_cycle + 1 == co->cycle &&
-                  r.has_last_update && (long long)r.last_update <= history->resized_at;
     return true;
 }
 
@@ -683,12 +836,8 @@ static void apply_resize(struct coordinator *co, virDomainPtr dom, const struct 
     }
     r->outcome = APPLIED;
     history = history_of(co, dom);
-    if (history) {
-        history->resized_cycle = co->cycle;
-        history->resized_at = (long long)time(NULL);
-        history->target_kib = (long long)target_kib;
-        history->cycles_unmoved = 0;
-    }
+    if (history)
+        note_resize(history, g, (long long)target_kib, co->cycle);
 }
 
 /* Shrinks go first, so that memory a move hands over has left the donor
@@ -749,7 +898,8 @@ static void print_change(const struct snapshot *snap, const struct resize *r, bo
 
 static void print_guest_table(const struct snapshot *snap, const struct plan *plan, bool dry_run)
 {
-    printf("  %-20s %8s %8s %8s %8s  %s\n", "guest", "actual", "target", "unused", "max", "MiB");
+    printf("  %-20s %8s %8s %8s %8s %8s  %s\n", "guest", "actual", "target", "unused", "coming",
+           "max", "MiB");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct resize *r = plan_find(plan, i);
@@ -757,13 +907,15 @@ static void print_guest_table(const struct snapshot *snap, const struct plan *pl
 
         if (g->has_unused)
             snprintf(unused, sizeof(unused), "%lld", mib(g->unused_kib));
-        printf("  %-20s %8lld %8lld %8s %8lld", g->name, mib(g->actual_kib), mib(g->target_kib),
-               unused, mib(g->max_kib));
+        printf("  %-20s %8lld %8lld %8s %+8lld %8lld", g->name, mib(g->actual_kib),
+               mib(g->target_kib), unused, mib(g->coming_kib), mib(g->max_kib));
         if (r) {
             fputs("  ", stdout);
             print_change(snap, r, dry_run);
         } else if (g->settling) {
             fputs("  settling", stdout);
+        } else if (g->unresponsive) {
+            fputs("  unresponsive", stdout);
         }
         putchar('\n');
     }
@@ -816,8 +968,18 @@ static double seconds_between(const struct timespec *from, const struct timespec
 
 /* One JSON object a line per cycle, for tests and plots. Thresholds ride in
  * every line: a policy may move them from one cycle to the next. */
+static void json_figure(FILE *out, const char *key, bool present, long long value)
+{
+    if (present)
+        fprintf(out, ",\"%s\":%lld", key, value);
+    else
+        fprintf(out, ",\"%s\":null", key);
+}
+
+/* Each guest's raw reading rides along, so that a trace can be replayed
+ * through the balloon model (tests/test_model.c). */
 static void trace_cycle(const struct coordinator *co, const struct snapshot *snap,
-                        const struct plan *plan)
+                        const struct balloon_reading *readings, const struct plan *plan)
 {
     FILE *out = co->trace;
     struct timespec now;
@@ -827,24 +989,28 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
     clock_gettime(CLOCK_MONOTONIC, &now);
     fprintf(out,
             "{\"cycle\":%lu,\"t\":%.3f,\"time\":%lld,\"policy\":\"%s\",\"starve_kib\":%lld,"
-            "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"host_reserve_kib\":%lld,"
-            "\"host_free_kib\":%lld,\"dry_run\":%s,\"guests\":[",
+            "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"min_step_kib\":%lld,"
+            "\"host_reserve_kib\":%lld,\"host_free_kib\":%lld,\"host_promised_kib\":%lld,"
+            "\"dry_run\":%s,\"guests\":[",
             co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
-            co->cfg.host_reserve_kib, snap->host_free_kib, co->opt.dry_run ? "true" : "false");
+            co->cfg.min_step_kib, co->cfg.host_reserve_kib, snap->host_free_kib,
+            snap->host_promised_kib,
+            co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
+        const struct balloon_reading *reading = &readings[i];
         const struct resize *r = plan_find(plan, i);
 
         fputs(i ? ",{\"name\":" : "{\"name\":", out);
         json_string(out, g->name);
-        fprintf(out, ",\"actual_kib\":%lld,\"target_kib\":%lld,\"max_kib\":%lld,\"unused_kib\":",
-                g->actual_kib, g->target_kib, g->max_kib);
-        if (g->has_unused)
-            fprintf(out, "%lld", g->unused_kib);
-        else
-            fputs("null", out);
-        fprintf(out, ",\"settling\":%s,\"delta_kib\":%lld", g->settling ? "true" : "false",
+        fprintf(out, ",\"actual_kib\":%lld,\"target_kib\":%lld,\"max_kib\":%lld", g->actual_kib,
+                g->target_kib, g->max_kib);
+        json_figure(out, "unused_kib", g->has_unused, g->unused_kib);
+        json_figure(out, "available_kib", reading->has_available, reading->available_kib);
+        json_figure(out, "last_update", reading->has_last_update, reading->last_update);
+        fprintf(out, ",\"coming_kib\":%lld,\"settling\":%s,\"unresponsive\":%s,\"delta_kib\":%lld",
+                g->coming_kib, g->settling ? "true" : "false", g->unresponsive ? "true" : "false",
                 r ? r->delta_kib : 0);
         if (r) {
             fputs(",\"peer\":", out);
@@ -863,7 +1029,8 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
 struct cycle {
     virDomainStatsRecordPtr *records;
     struct guest *guests;
-    virDomainPtr *domains; /* parallel to guests */
+    struct balloon_reading *readings; /* parallel to guests */
+    virDomainPtr *domains;            /* parallel to guests */
     struct snapshot snap;
     struct plan plan;
 };
@@ -872,6 +1039,7 @@ static void free_cycle(struct cycle *cycle)
 {
     free(cycle->plan.resizes);
     free(cycle->domains);
+    free(cycle->readings);
     free(cycle->guests);
     virDomainStatsRecordListFree(cycle->records);
     *cycle = (struct cycle){0};
@@ -891,17 +1059,23 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
     /* One spare slot keeps calloc from ever being asked for nothing. */
     cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
+    cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
     cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
     cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
-    if (!cycle->guests || !cycle->domains || !cycle->plan.resizes)
+    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->plan.resizes)
         die(EXIT_RUNTIME, "out of memory");
     for (int i = 0; i < found; i++) {
         const char *name = virDomainGetName(cycle->records[i]->dom);
+        size_t n = cycle->snap.count;
 
         if (co->opt.guest_pattern && fnmatch(co->opt.guest_pattern, name, 0) != 0)
             continue;
-        if (read_guest(co, cycle->records[i], &cycle->guests[cycle->snap.count]))
-            cycle->domains[cycle->snap.count++] = cycle->records[i]->dom;
+        if (!read_guest(co, cycle->records[i], &cycle->guests[n], &cycle->readings[n]))
+            continue;
+        cycle->domains[n] = cycle->records[i]->dom;
+        cycle->snap.host_promised_kib +=
+            max_ll(0, cycle->guests[n].target_kib - cycle->guests[n].actual_kib);
+        cycle->snap.count++;
     }
     cycle->snap.guests = cycle->guests;
     forget_unseen_guests(co);
@@ -920,7 +1094,7 @@ static enum cycle_result run_cycle(struct coordinator *co)
     if (!co->opt.dry_run)
         apply_plan(co, cycle.domains, &cycle.snap, &cycle.plan);
     report_cycle(co, &cycle.snap, &cycle.plan);
-    trace_cycle(co, &cycle.snap, &cycle.plan);
+    trace_cycle(co, &cycle.snap, cycle.readings, &cycle.plan);
     result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
 cleanup:
     free_cycle(&cycle);

@@ -16,7 +16,10 @@ struct guest_row {
     const char *name;
     long long actual, unused, max; /* MiB */
     bool settling;
-    long long target; /* MiB; 0: no resize under way, the balloon is at actual */
+    long long target;    /* MiB; 0: no resize under way, the balloon is at actual */
+    long long coming;    /* MiB the balloon will still add to (take from) unused */
+    unsigned long grown; /* cycles since it grew; 0: never */
+    bool unresponsive;
 };
 
 struct expected_resize {
@@ -31,6 +34,7 @@ struct policy_case {
     long long host_free;                       /* MiB */
     long long min_guest;                       /* MiB; 0: MIN_GUEST_MEMORY */
     struct expected_resize expect[ROW_GUESTS]; /* none: no resize at all */
+    long long host_promised;                   /* MiB of growths under way */
 };
 
 static const struct policy_case seed_cases[] = {
@@ -160,34 +164,81 @@ static const struct policy_case seed_cases[] = {
      4096,
      0,
      {{"vm3", -350, "vm2"}, {"vm2", +350, "vm3"}}},
-    {"a shrink under way counts as done: the guest is not shrunk twice",
-     {{"vm1", 1245, 985, 2048, false, 450}, {"vm2", 512, 250, 2048}},
+    {"a shrink the statistics do not show yet counts as coming: the guest is not shrunk twice",
+     {{"vm1", 1245, 985, 2048, .target = 450, .coming = -795}, {"vm2", 512, 250, 2048}},
      4096},
-    {"a growth under way is not counted on: a guest still starved is fed again",
-     {{"vm1", 512, 40, 2048, false, 762}, {"vm2", 512, 250, 2048}},
+    {"a shrink the statistics already show is not counted twice: the donor is not starved",
+     {{"vm1", 1245, 190, 2048, .target = 450, .coming = 0}, {"vm2", 512, 250, 2048}},
+     4096},
+    {"a growth under way counts as coming: a guest about to get it is not fed twice",
+     {{"vm1", 512, 40, 2048, .target = 762, .coming = 250, .grown = 1}, {"vm2", 512, 250, 2048}},
+     4096},
+    {"a growth that falls short still leaves a starved guest fed",
+     {{"vm1", 512, 40, 2048, .target = 562, .coming = 50, .grown = 1}, {"vm2", 512, 250, 2048}},
      4096,
      0,
      {{"vm1", +300, "host"}}},
-    {"a growth under way is not counted twice: a guest just fed is not trimmed hard",
-     {{"vm1", 1025, 492, 2048, false, 1716}, {"vm2", 1536, 250, 2048}},
-     4096,
-     0,
-     {{"vm1", -192, "host"}}},
     {"a guest whose shrink under way would starve it is fed back",
-     {{"vm1", 1200, 500, 2048, false, 700}, {"vm2", 512, 250, 2048}},
+     {{"vm1", 1200, 500, 2048, .target = 700, .coming = -500}, {"vm2", 512, 250, 2048}},
      4096,
      0,
      {{"vm1", +300, "host"}}},
     {"a new resize counts from the target, not from where the balloon stands",
-     {{"vm1", 1200, 1050, 2048, false, 600}},
+     {{"vm1", 1200, 1050, 2048, .target = 600, .coming = -600}},
      4096,
      500,
      {{"vm1", -100, "host"}}},
     {"growth room counts from the target",
-     {{"vm1", 1900, 0, 2048, false, 2000}, {"vm2", 512, 200, 2048}},
+     {{"vm1", 1900, 0, 2048, .target = 2000, .coming = 100}, {"vm2", 512, 200, 2048}},
      4096,
      0,
      {{"vm1", +48, "host"}}},
+    {"a guest just fed is not trimmed: what it was given would go straight back",
+     {{"vm1", 1025, 492, 2048, .target = 1716, .grown = 1}, {"vm2", 1536, 250, 2048}},
+     4096},
+    {"a guest that grew within the hold gives nothing back",
+     {{"vm1", 1024, 700, 2048, .grown = GROWN_HOLD_CYCLES - 1}},
+     4096},
+    {"a guest that grew a hold ago gives back again",
+     {{"vm1", 1024, 700, 2048, .grown = GROWN_HOLD_CYCLES}},
+     4096,
+     0,
+     {{"vm1", -400, "host"}}},
+    {"a guest just fed is no donor: the host feeds the next starved guest",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048, .grown = 1}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"a guest just fed is no donor, but a guest that did not grow is",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048, .grown = 1}, {"vm3", 1024, 600, 2048}},
+     4096,
+     0,
+     {{"vm3", -300, "vm1"}, {"vm1", +300, "vm3"}}},
+    {"a balloon that did not follow its last shrink is not asked to give",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048, .unresponsive = true}},
+     4096,
+     0,
+     {{"vm1", +300, "host"}}},
+    {"an unresponsive balloon is not trimmed either",
+     {{"vm1", 1024, 800, 2048, .unresponsive = true}},
+     4096},
+    {"a donor keeps MIN_STEP above the starvation line",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 310, 2048}},
+     4096,
+     0,
+     {{"vm2", -144, "vm1"}, {"vm1", +144, "vm2"}}},
+    {"growths under way count against the host: it gives only what lies above them and the reserve",
+     {{"vm1", 512, 100, 2048}},
+     800,
+     0,
+     {{"vm1", +144, "host"}},
+     400},
+    {"a host whose free memory is all promised gives nothing",
+     {{"vm1", 512, 100, 2048}},
+     1000,
+     0,
+     {{NULL}},
+     744},
     {"half of an odd unused figure is rounded down to whole MiB",
      {{"vm1", 512, 100, 2048}, {"vm2", 1024, 801, 2048}},
      4096,
@@ -215,9 +266,12 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .actual_kib = rows[n].actual * 1024,
             .target_kib = (rows[n].target ? rows[n].target : rows[n].actual) * 1024,
             .unused_kib = rows[n].unused == NO_STATS ? 0 : rows[n].unused * 1024,
+            .coming_kib = rows[n].coming * 1024,
             .max_kib = rows[n].max * 1024,
+            .cycles_since_growth = rows[n].grown ? rows[n].grown : ULONG_MAX,
             .has_unused = rows[n].unused != NO_STATS,
             .settling = rows[n].settling,
+            .unresponsive = rows[n].unresponsive,
         };
     return n;
 }
@@ -252,6 +306,11 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
         if (r->delta_kib < 0 && target < cfg->min_guest_kib)
             fail(v, "%s shrunk to %lld KiB, below the floor %lld", g->name, target,
                  cfg->min_guest_kib);
+        if (r->delta_kib < 0 && g->cycles_since_growth < cfg->hold_cycles)
+            fail(v, "%s shrunk %lu cycles after it grew: ping-pong", g->name,
+                 g->cycles_since_growth);
+        if (r->delta_kib < 0 && g->unresponsive)
+            fail(v, "%s shrunk though its balloon did not follow the last shrink", g->name);
         if (llabs(r->delta_kib) < cfg->min_step_kib || r->delta_kib == 0)
             fail(v, "%s changed by %lld KiB, under the minimum step", g->name, r->delta_kib);
         if (r->delta_kib % 1024)
@@ -265,9 +324,10 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
         if (!back || back->peer != r->guest || back->delta_kib != -r->delta_kib)
             fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));
     }
-    if (from_host_kib > 0 && snap->host_free_kib - from_host_kib < cfg->host_reserve_kib)
-        fail(v, "host gives %lld KiB of %lld free, into its reserve", from_host_kib,
-             snap->host_free_kib);
+    if (from_host_kib > 0 &&
+        snap->host_free_kib - snap->host_promised_kib - from_host_kib < cfg->host_reserve_kib)
+        fail(v, "host gives %lld KiB of %lld free (%lld promised), into its reserve", from_host_kib,
+             snap->host_free_kib, snap->host_promised_kib);
 }
 
 static void check_expected(const struct policy_case *row, const struct snapshot *snap,
@@ -297,7 +357,9 @@ static void run_case(const struct policy *policy, const struct policy_case *row)
     struct guest guests[ROW_GUESTS];
     struct resize resizes[ROW_GUESTS];
     struct config cfg = test_config(policy, row->min_guest);
-    struct snapshot snap = {.guests = guests, .host_free_kib = row->host_free * 1024};
+    struct snapshot snap = {.guests = guests,
+                            .host_free_kib = row->host_free * 1024,
+                            .host_promised_kib = row->host_promised * 1024};
     struct plan plan = {.resizes = resizes};
     struct verdict v = {0};
     char name[256];
@@ -332,20 +394,29 @@ static void random_snapshots(const struct policy *policy, int rounds)
 
         cfg.min_step_kib = random_mib(&seed, 1, 64) * 1024;
         cfg.host_reserve_kib = random_mib(&seed, 0, 512) * 1024;
+        cfg.hold_cycles = (unsigned long)random_mib(&seed, 0, 8);
         snap.host_free_kib = random_mib(&seed, 0, 2048) * 1024 + random_mib(&seed, 0, 1023);
+        snap.host_promised_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 1024) * 1024;
         for (size_t i = 0; i < snap.count; i++) {
             long long max = random_mib(&seed, 128, 4096) * 1024;
             long long actual = random_mib(&seed, 64 * 1024, max);
-            long long target = random_mib(&seed, 0, 3) ? actual : random_mib(&seed, 64 * 1024, max);
+            bool moving = random_mib(&seed, 0, 3) == 0;
+            long long target = moving ? random_mib(&seed, 64 * 1024, max) : actual;
 
             guests[i] = (struct guest){
                 .name = "guest",
                 .actual_kib = actual,
                 .target_kib = target,
                 .unused_kib = random_mib(&seed, 0, actual),
+                .coming_kib = moving ? random_mib(&seed, min_ll(0, target - actual),
+                                                  max_ll(0, target - actual))
+                                     : 0,
                 .max_kib = max,
+                .cycles_since_growth =
+                    random_mib(&seed, 0, 1) ? ULONG_MAX : (unsigned long)random_mib(&seed, 0, 9),
                 .has_unused = random_mib(&seed, 0, 9) > 0,
                 .settling = random_mib(&seed, 0, 9) == 0,
+                .unresponsive = random_mib(&seed, 0, 9) == 0,
             };
         }
         policy->plan(&snap, &cfg, &plan);

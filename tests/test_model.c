@@ -1,0 +1,462 @@
+/*
+ * The balloon model: how a guest's statistics, taken on its own timer, are
+ * read while its balloon moves. First short made-up sequences, one per rule;
+ * then traces recorded on real guests, replayed cycle by cycle through the
+ * model and the policies. Usage: test_model REPLAY_DIR (traces and
+ * flatten.jq, which turns a trace into lines this file reads).
+ */
+#include "mem_coordinator.c"
+#include "check.h"
+
+#define MIB          1024LL
+#define OVERHEAD_MIB 68 /* what the test guest's kernel keeps: its balloon less MemTotal */
+
+/* A reading of a guest whose statistics were taken with its balloon at
+ * sampled_mib, while libvirt reports actual_mib. */
+static struct balloon_reading reading(long long actual_mib, long long sampled_mib,
+                                      long long unused_mib, long long last_update)
+{
+    return (struct balloon_reading){
+        .actual_kib = actual_mib * MIB,
+        .max_kib = 2048 * MIB,
+        .unused_kib = unused_mib * MIB,
+        .available_kib = (sampled_mib - OVERHEAD_MIB) * MIB,
+        .last_update = last_update,
+        .has_unused = true,
+        .has_available = true,
+        .has_last_update = true,
+    };
+}
+
+/* A guest seen at rest at size_mib for two cycles, so its overhead is known. */
+static struct guest_history settled_at(long long size_mib, unsigned long *cycle, long long *now)
+{
+    struct guest_history h = fresh_history();
+    struct guest g;
+
+    for (int i = 0; i < 2; i++) {
+        struct balloon_reading r = reading(size_mib, size_mib, 300, *now);
+
+        follow_balloon(&h, &r, ++*cycle, ++*now, &g);
+    }
+    return h;
+}
+
+/* Resize a guest last read as g, as apply_resize does once libvirt took it. */
+static void resize(struct guest_history *h, const struct guest *g, long long target_mib,
+                   unsigned long cycle)
+{
+    note_resize(h, g, target_mib * MIB, cycle);
+}
+
+static void expect_unused(const char *what, const struct guest *g, long long mib_expected,
+                          struct verdict *v)
+{
+    if (g->settling)
+        fail(v, "%s: settling, expected %lld MiB unused", what, mib_expected);
+    else if (llabs(expected_unused(g) - mib_expected * MIB) > MIB)
+        fail(v, "%s: expected unused %lld KiB (unused %lld, coming %lld), not %lld MiB", what,
+             expected_unused(g), g->unused_kib, g->coming_kib, mib_expected);
+}
+
+/* vm4 of tests/replay/seed-s3.json, t=9 and 10: asked from 405 to 255 MiB,
+ * libvirt still said 404 while the guest's statistics showed the shrink done. */
+static void test_shrink_already_in_statistics(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(405, &cycle, &now);
+    struct guest g;
+    struct balloon_reading r = reading(405, 405, 300, now);
+    struct verdict v = {0};
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 255, cycle);
+    r = reading(404, 254, 149, now);
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    expect_unused("shrink shown, libvirt lagging", &g, 150, &v);
+    if (g.target_kib != 255 * MIB)
+        fail(&v, "target %lld KiB, expected 255 MiB while libvirt lags", g.target_kib);
+    r = reading(255, 254, 149, now);
+    if (follow_balloon(&h, &r, ++cycle, ++now, &g) != BALLOON_ARRIVED)
+        fail(&v, "not taken as arrived at 255 MiB");
+    expect_unused("arrived", &g, 149, &v);
+    report("model: a shrink the statistics already show is not counted twice", &v);
+}
+
+static void test_shrink_not_yet_in_statistics(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(405, &cycle, &now);
+    struct guest g;
+    struct balloon_reading r = reading(405, 405, 300, now);
+    struct verdict v = {0};
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 255, cycle);
+    r = reading(330, 405, 300, now - 1); /* statistics from before the resize */
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    expect_unused("statistics from before", &g, 150, &v);
+    r = reading(300, 330, 225, now);
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    expect_unused("statistics from half-way", &g, 150, &v);
+    report("model: a shrink the statistics do not show yet is counted once, whole", &v);
+}
+
+/* vm1 of tests/replay/seed-s3.json, t=7 and 8: fed from 405 to 555 MiB. */
+static void test_growth_already_in_statistics(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(405, &cycle, &now);
+    struct guest g;
+    struct balloon_reading r = reading(405, 405, 134, now);
+    struct verdict v = {0};
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 555, cycle);
+    r = reading(406, 554, 234, now);
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    expect_unused("growth shown, libvirt lagging", &g, 235, &v);
+    if (g.cycles_since_growth != 1)
+        fail(&v, "%lu cycles since its growth, expected 1", g.cycles_since_growth);
+    report("model: a growth the statistics already show is not counted twice", &v);
+}
+
+static void test_growth_not_yet_in_statistics(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(405, &cycle, &now);
+    struct guest g;
+    struct balloon_reading r = reading(405, 405, 100, now);
+    struct verdict v = {0};
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 705, cycle);
+    r = reading(405, 405, 100, now - 1);
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    expect_unused("statistics from before", &g, 400, &v);
+    report("model: a growth the statistics do not show yet is counted as coming", &v);
+}
+
+/* A guest may report any available figure: the balloon is never taken to be
+ * outside the sizes it can have passed through. */
+static void test_figures_kept_within_the_move(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(1000, &cycle, &now);
+    struct guest g;
+    struct balloon_reading r = reading(1000, 1000, 600, now);
+    struct verdict v = {0};
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 700, cycle);
+    r = reading(900, 1800, 600, now); /* "the balloon is far above where it started" */
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (g.coming_kib != -300 * MIB)
+        fail(&v, "coming %lld KiB from an available above the move, expected -300 MiB",
+             g.coming_kib);
+    r = reading(900, 100, 600, now); /* "already far below the target" */
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (g.coming_kib != 0)
+        fail(&v, "coming %lld KiB from an available below the move, expected 0", g.coming_kib);
+    report("model: a lying available figure misleads by no more than the move itself", &v);
+}
+
+static void test_balloon_that_stops_short(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(1000, &cycle, &now);
+    struct guest g;
+    struct balloon_reading r = reading(1000, 1000, 600, now);
+    struct verdict v = {0};
+    int cycles_short = 0;
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 500, cycle);
+    r = reading(800, 800, 400, now);
+    for (int i = 0; i < 10 && follow_balloon(&h, &r, ++cycle, ++now, &g) != BALLOON_STOPPED_SHORT;
+         i++)
+        cycles_short++;
+    if (cycles_short != BALLOON_STUCK_CYCLES)
+        fail(&v, "stopped short after %d cycles at 800 MiB, expected %d", cycles_short,
+             BALLOON_STUCK_CYCLES);
+    if (!g.unresponsive || g.target_kib != 800 * MIB || g.coming_kib != 0)
+        fail(&v, "not taken where it stopped, or still asked to give");
+    for (int i = 1; i < UNRESPONSIVE_BACKOFF; i++) {
+        follow_balloon(&h, &r, ++cycle, ++now, &g);
+        if (!g.unresponsive)
+            fail(&v, "asked to give again %d cycles after it stopped short", i);
+    }
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (g.unresponsive)
+        fail(&v, "still not asked to give after the backoff of %d cycles", UNRESPONSIVE_BACKOFF);
+    resize(&h, &g, 500, cycle);
+    for (int i = 0; i < 10 && follow_balloon(&h, &r, ++cycle, ++now, &g) != BALLOON_STOPPED_SHORT;
+         i++)
+        ;
+    if (h.unresponsive_until != cycle + 2 * UNRESPONSIVE_BACKOFF)
+        fail(&v, "a second stop waits %lu cycles, expected the backoff doubled",
+             h.unresponsive_until - cycle);
+    report("model: a balloon that stops short is taken where it is and not asked to give for a "
+           "backoff, doubling",
+           &v);
+}
+
+/* Without available (or while its overhead is unknown) the statistics cannot
+ * say where a moving balloon stood: the guest sits out until it is still. */
+static void test_unknown_position_sits_out(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = fresh_history();
+    struct guest g;
+    struct balloon_reading r = reading(1000, 1000, 600, now);
+    struct verdict v = {0};
+    int settling = 0;
+
+    r.has_available = false;
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, 700, cycle);
+    r.actual_kib = 700 * MIB;
+    r.unused_kib = 300 * MIB;
+    for (int i = 0; i < 10; i++) {
+        follow_balloon(&h, &r, ++cycle, ++now, &g);
+        if (!g.settling)
+            break;
+        settling++;
+    }
+    if (settling == 0 || settling > BALLOON_STUCK_CYCLES)
+        fail(&v, "sat out %d cycles, expected 1 to %d", settling, BALLOON_STUCK_CYCLES);
+    if (g.settling || g.target_kib != 700 * MIB || expected_unused(&g) != 300 * MIB)
+        fail(&v, "not read as it is once still");
+    report("model: without available a moving balloon sits out until it stands still", &v);
+}
+
+static void test_overhead_learned_at_rest(void)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = fresh_history();
+    struct guest g;
+    struct balloon_reading r = reading(1000, 1000, 600, now);
+    struct verdict v = {0};
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (h.overhead_kib != OVERHEAD_MIB * MIB)
+        fail(&v, "overhead %lld KiB on first sight, expected %d MiB", h.overhead_kib, OVERHEAD_MIB);
+    r = reading(900, 950, 550, now); /* someone else moves it */
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (h.overhead_kib != OVERHEAD_MIB * MIB)
+        fail(&v, "overhead relearned from a moving balloon");
+    r = reading(900, 950, 550, now - 5); /* still, but the statistics are older */
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (h.overhead_kib != OVERHEAD_MIB * MIB)
+        fail(&v, "overhead relearned from statistics older than the balloon's rest");
+    r = reading(900, 900 - 12, 550, now + 1); /* fresh: the kernel now keeps 12 MiB more */
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    if (h.overhead_kib != (OVERHEAD_MIB + 12) * MIB)
+        fail(&v, "overhead %lld KiB, not relearned from fresh statistics at rest", h.overhead_kib);
+    report("model: the overhead is learned only from statistics taken at rest", &v);
+}
+
+/* Replay */
+
+#define MAX_GUESTS 16
+#define MAX_CYCLES 1024
+#define PING_PONG  3 /* cycles: memory given back this soon after it came went ping-pong */
+
+struct replay_guest {
+    char name[64];
+    double load_rate; /* MiB/s: how fast its workload can change its use */
+    struct guest_history history;
+    /* the model's forecast since its last resize: what unused will be on arrival */
+    int forecasts;
+    long long forecast_kib[MAX_CYCLES];
+    double forecast_t[MAX_CYCLES];
+    long long forecast_used_kib[MAX_CYCLES];
+    unsigned long grown_cycle; /* as recorded; 0: never */
+};
+
+struct replay {
+    const char *file;
+    struct replay_guest guests[MAX_GUESTS];
+    size_t count;
+    int forecasts_checked;
+};
+
+static struct replay_guest *replay_guest(struct replay *rp, const char *name, double rate)
+{
+    for (size_t i = 0; i < rp->count; i++)
+        if (strcmp(rp->guests[i].name, name) == 0)
+            return &rp->guests[i];
+    if (rp->count == MAX_GUESTS)
+        return NULL;
+    struct replay_guest *rg = &rp->guests[rp->count++];
+    *rg = (struct replay_guest){.load_rate = rate, .history = fresh_history()};
+    snprintf(rg->name, sizeof(rg->name), "%s", name);
+    return rg;
+}
+
+/* On arrival the guest's own statistics say what its unused became: every
+ * forecast since the resize must have said so, give or take the guest's own
+ * drift (a few MiB of kernel memory) and what its load did meanwhile. A load
+ * that freed memory (or was killed) says nothing about the forecast. */
+static void check_forecasts(struct replay *rp, struct replay_guest *rg, const struct guest *g,
+                            const struct balloon_reading *r, double t, unsigned long cycle,
+                            struct verdict *v)
+{
+    long long used_kib = r->available_kib - r->unused_kib;
+
+    for (int i = 0; i < rg->forecasts; i++) {
+        double allowed_mib = 8 + rg->load_rate * (t - rg->forecast_t[i]);
+        long long error_kib = rg->forecast_kib[i] - expected_unused(g);
+
+        if (rg->forecast_used_kib[i] - used_kib > 8 * MIB)
+            continue;
+        rp->forecasts_checked++;
+        if ((double)llabs(error_kib) > allowed_mib * MIB)
+            fail(v,
+                 "%s, cycle %lu: %s arrived with %lld MiB unused; %.1f s before, the model "
+                 "said %lld",
+                 rp->file, cycle, rg->name, mib(expected_unused(g)), t - rg->forecast_t[i],
+                 mib(rg->forecast_kib[i]));
+    }
+    rg->forecasts = 0;
+}
+
+/* Rates are the workloads' own: guests whose names hold a listed part grow by
+ * up to that many MiB/s, the others idle. */
+struct load {
+    const char *name_part;
+    double rate;
+};
+
+static double load_rate(const char *name, const struct load *loads)
+{
+    for (; loads->name_part; loads++)
+        if (strstr(name, loads->name_part))
+            return loads->rate;
+    return 0;
+}
+
+static void replay_trace(const char *dir, const char *file, const struct load *loads,
+                         const struct policy *policy)
+{
+    struct replay rp = {.file = file};
+    struct config cfg = default_config();
+    struct verdict v = {0};
+    char command[PATH_MAX * 2 + 64], name[256];
+    unsigned long cycle;
+    long long now, host_free_kib;
+    double t;
+    size_t count;
+    FILE *in;
+
+    cfg.policy = policy;
+    snprintf(command, sizeof(command), "jq -r -f '%s/flatten.jq' '%s/%s'", dir, dir, file);
+    in = popen(command, "r");
+    if (!in) {
+        fail(&v, "cannot run %s", command);
+        goto done;
+    }
+    while (fscanf(in, " cycle %lu %lld %lf %lld %zu", &cycle, &now, &t, &host_free_kib, &count) ==
+           5) {
+        struct guest guests[MAX_GUESTS];
+        struct balloon_reading readings[MAX_GUESTS];
+        struct replay_guest *replayed[MAX_GUESTS];
+        long long requested_kib[MAX_GUESTS];
+        int applied[MAX_GUESTS];
+        struct resize resizes[MAX_GUESTS];
+        struct plan plan = {.resizes = resizes};
+        struct snapshot snap = {.guests = guests, .count = count, .host_free_kib = host_free_kib};
+
+        if (count > MAX_GUESTS || cycle >= MAX_CYCLES) {
+            fail(&v, "cycle %lu: more than the replay holds", cycle);
+            break;
+        }
+        for (size_t i = 0; i < count; i++) {
+            struct balloon_reading *r = &readings[i];
+            char guest_name[64];
+
+            if (fscanf(in, " guest %63s %lld %lld %lld %lld %lld %lld %d", guest_name,
+                       &r->actual_kib, &r->max_kib, &r->unused_kib, &r->available_kib,
+                       &r->last_update, &requested_kib[i], &applied[i]) != 8 ||
+                !(replayed[i] = replay_guest(&rp, guest_name, load_rate(guest_name, loads)))) {
+                fail(&v, "cycle %lu: unreadable guest line", cycle);
+                goto done;
+            }
+            r->has_unused = r->unused_kib >= 0;
+            r->has_available = r->available_kib >= 0;
+            r->has_last_update = r->last_update >= 0;
+            guests[i].name = replayed[i]->name;
+            if (follow_balloon(&replayed[i]->history, r, cycle, now, &guests[i]) == BALLOON_ARRIVED)
+                check_forecasts(&rp, replayed[i], &guests[i], r, t, cycle, &v);
+            snap.host_promised_kib += max_ll(0, guests[i].target_kib - guests[i].actual_kib);
+        }
+        policy->plan(&snap, &cfg, &plan);
+        for (size_t i = 0; i < plan.count; i++) {
+            const struct replay_guest *rg = replayed[plan.resizes[i].guest];
+
+            if (plan.resizes[i].delta_kib < 0 && rg->grown_cycle &&
+                cycle - rg->grown_cycle < PING_PONG)
+                fail(&v, "%s, cycle %lu: %s would give %lld MiB %lu cycles after it grew", file,
+                     cycle, rg->name, -mib(plan.resizes[i].delta_kib), cycle - rg->grown_cycle);
+        }
+        /* The world goes on as recorded: the resizes made then drive the model. */
+        for (size_t i = 0; i < count; i++) {
+            struct replay_guest *rg = replayed[i];
+
+            if (rg->history.target_kib && !guests[i].settling && rg->forecasts < MAX_CYCLES) {
+                rg->forecast_kib[rg->forecasts] = expected_unused(&guests[i]);
+                rg->forecast_t[rg->forecasts] = t;
+                rg->forecast_used_kib[rg->forecasts++] =
+                    readings[i].available_kib - readings[i].unused_kib;
+            }
+            if (!applied[i])
+                continue;
+            if (requested_kib[i] > guests[i].target_kib)
+                rg->grown_cycle = cycle;
+            rg->forecasts = 0;
+            note_resize(&rg->history, &guests[i], requested_kib[i], cycle);
+        }
+    }
+    if (rp.forecasts_checked == 0)
+        fail(&v, "%s: no forecast could be checked", file);
+done:
+    if (in && pclose(in) != 0)
+        fail(&v, "%s: jq failed", file);
+    snprintf(name, sizeof(name),
+             "replay %s (%s): the model foresees what guests report on arrival (%d forecasts), "
+             "and nobody gives back what it was just given",
+             file, policy->name, rp.forecasts_checked);
+    report(name, &v);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct load s3_loads[] = {{"-vm1", 35}, {"-vm3", 35}, {NULL, 0}};
+    static const struct load s2_loads[] = {{"-vm", 35}, {NULL, 0}};
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_model REPLAY_DIR\n");
+        return 2;
+    }
+    test_shrink_already_in_statistics();
+    test_shrink_not_yet_in_statistics();
+    test_growth_already_in_statistics();
+    test_growth_not_yet_in_statistics();
+    test_figures_kept_within_the_move();
+    test_balloon_that_stops_short();
+    test_unknown_position_sits_out();
+    test_overhead_learned_at_rest();
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        replay_trace(argv[1], "seed-s3.json", s3_loads, &policies[i]);
+        replay_trace(argv[1], "seed-s2.json", s2_loads, &policies[i]);
+    }
+    return tests_status();
+}
