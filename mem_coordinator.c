@@ -51,6 +51,10 @@
 #define ARRIVED_KIB          2048 /* KiB: a balloon this close to its target is there */
 #define UNRESPONSIVE_BACKOFF 10   /* cycles: first wait before a stuck balloon is asked again */
 #define UNRESPONSIVE_MAX     320  /* cycles: the longest such wait */
+#define USE_SAMPLES          4    /* statistics a guest's rate of use is measured over */
+#define BALLOON_LAG_S        2    /* s: statistics' age plus a balloon's move, beyond the period */
+#define RETURN_AFTER_CYCLES  3    /* cycles above WASTE_THRESHOLD before adaptive takes back */
+#define RETURN_STEP          256  /* MiB: the most adaptive takes back from a guest a cycle */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -73,17 +77,20 @@ struct config {
     long long host_reserve_kib; /* host free memory never given away */
     long long min_step_kib;     /* smallest resize made */
     unsigned long hold_cycles;  /* a guest that grew gives nothing back for this many cycles */
+    int period_s;               /* the time between two decisions */
 };
 
 /* One running guest as the policy sees it. The balloon model fills in where
  * its balloon is heading and what getting there will do to its free memory. */
 struct guest {
     const char *name;
-    long long actual_kib; /* balloon size now, as libvirt reports it */
-    long long target_kib; /* where its balloon is heading: our last resize, or actual */
-    long long max_kib;    /* the most its balloon may give it */
-    long long unused_kib; /* free memory in its last statistics (not "available", its total) */
-    long long coming_kib; /* what its balloon will still add (+) or take (-) from that */
+    long long actual_kib;     /* balloon size now, as libvirt reports it */
+    long long target_kib;     /* where its balloon is heading: our last resize, or actual */
+    long long max_kib;        /* the most its balloon may give it */
+    long long unused_kib;     /* free memory in its last statistics (not "available", its total) */
+    long long coming_kib;     /* what its balloon will still add (+) or take (-) from that */
+    long long use_rate_kib_s; /* how fast its used memory grows; negative: shrinks */
+    unsigned long cycles_wasteful;     /* in a row with more unused than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
     bool settling;     /* in motion, and its statistics cannot tell where: sits out */
@@ -165,6 +172,14 @@ struct guest_history {
     unsigned long grown_cycle; /* when we last grew it; 0: never */
     unsigned long unresponsive_until; /* cycle before which it is not asked to give */
     unsigned long backoff_cycles;     /* the wait before it is asked again, doubling */
+    /* Its used memory (available - unused) at its last statistics, oldest
+     * first: what its rate of use is measured from. */
+    struct {
+        long long at; /* last_update */
+        long long used_kib;
+    } use[USE_SAMPLES];
+    int use_count;
+    unsigned long cycles_wasteful;
 };
 
 struct coordinator {
@@ -377,8 +392,121 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
         plan_shrink_to_host(plan, snap, cfg, wasteful, spare_kib - cfg->waste_kib);
 }
 
+/* Adaptive: how long a guest must last on what it has, from this decision
+ * until the next one has taken effect. */
+static long long horizon_s(const struct config *cfg)
+{
+    return cfg->period_s + BALLOON_LAG_S;
+}
+
+/* What a guest needs unused to last that long, at the rate its use grows. */
+static long long needed_unused(const struct guest *g, const struct config *cfg)
+{
+    return cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * horizon_s(cfg);
+}
+
+static bool needy(const struct guest *g, const struct config *cfg)
+{
+    return guest_measured(g) && can_grow(g, cfg) && expected_unused(g) < needed_unused(g, cfg);
+}
+
+/* Seconds until a guest runs out at its rate; one whose use does not grow
+ * counts as growing by 1 MiB/s, so the poorest of those goes first. */
+static double seconds_left(const struct guest *g)
+{
+    return (double)max_ll(0, expected_unused(g)) / (double)max_ll(1024, g->use_rate_kib_s);
+}
+
+/* What a guest can give: what lies above both its need and the waste
+ * threshold, and only while its use does not grow. */
+static long long spare(const struct guest *g, const struct config *cfg)
+{
+    if (!guest_measured(g) || !may_give(g, cfg) || g->use_rate_kib_s > 0)
+        return 0;
+    return max_ll(0, expected_unused(g) - max_ll(cfg->waste_kib, needed_unused(g, cfg)));
+}
+
+static size_t richest_donor(const struct snapshot *snap, const struct config *cfg,
+                            const struct plan *plan)
+{
+    size_t found = SIZE_MAX;
+
+    for (size_t i = 0; i < snap->count; i++)
+        if (!plan_find(plan, i) && spare(&snap->guests[i], cfg) > 0 &&
+            (found == SIZE_MAX || spare(&snap->guests[i], cfg) > spare(&snap->guests[found], cfg)))
+            found = i;
+    return found;
+}
+
+/* Feed one needy guest what it needs plus another horizon of its growth and
+ * half the band between the thresholds, so that it is not needy again at
+ * once: from the richest donor if that covers it, else from the host, else
+ * from whichever of the two has more. */
+static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
+                 size_t needy_guest)
+{
+    const struct guest *g = &snap->guests[needy_guest];
+    long long want = needed_unused(g, cfg) - expected_unused(g) +
+                     max_ll(0, g->use_rate_kib_s) * horizon_s(cfg) +
+                     (cfg->waste_kib - cfg->starve_kib) / 2;
+    size_t donor = richest_donor(snap, cfg, plan);
+    long long donor_spare = donor == SIZE_MAX ? 0 : spare(&snap->guests[donor], cfg);
+
+    if (donor_spare >= want ||
+        (donor_spare > host_room(plan, snap, cfg) && donor_spare >= cfg->min_step_kib)) {
+        if (plan_move(plan, snap, cfg, donor, needy_guest, min_ll(want, donor_spare)))
+            return;
+    }
+    plan_grow_from_host(plan, snap, cfg, needy_guest, want);
+}
+
+/*
+ * Serves every needy guest each cycle, the one that runs out soonest first,
+ * and sizes what it gets by how fast its use grows: a guest that waits until
+ * it is starved is too late for a fast grower, whose statistics arrive once a
+ * second and whose balloon takes another to move. Memory goes back slowly:
+ * RETURN_STEP a cycle, only from a guest that stayed above the waste
+ * threshold for RETURN_AFTER_CYCLES and whose use does not grow.
+ */
+static void plan_adaptive(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
+{
+    size_t *by_urgency = calloc(snap->count + 1, sizeof(*by_urgency));
+    size_t needy_count = 0;
+
+    if (!by_urgency)
+        return; /* no plan is always a safe plan */
+    for (size_t i = 0; i < snap->count; i++) {
+        size_t at = needy_count;
+
+        if (!needy(&snap->guests[i], cfg))
+            continue;
+        for (; at > 0 &&
+               seconds_left(&snap->guests[i]) < seconds_left(&snap->guests[by_urgency[at - 1]]);
+             at--)
+            by_urgency[at] = by_urgency[at - 1];
+        by_urgency[at] = i;
+        needy_count++;
+    }
+    for (size_t i = 0; i < needy_count; i++)
+        if (!plan_find(plan, by_urgency[i]))
+            feed(snap, cfg, plan, by_urgency[i]);
+    free(by_urgency);
+
+    for (size_t i = 0; i < snap->count; i++) {
+        const struct guest *g = &snap->guests[i];
+        long long keep = max_ll(cfg->waste_kib, needed_unused(g, cfg));
+
+        if (guest_measured(g) && g->cycles_wasteful >= RETURN_AFTER_CYCLES &&
+            g->use_rate_kib_s <= 0 && expected_unused(g) > keep)
+            plan_shrink_to_host(plan, snap, cfg, i,
+                                min_ll(expected_unused(g) - keep, RETURN_STEP * 1024LL));
+    }
+}
+
 static const struct policy policies[] = {
     {"seed", "feed the most starved guest, trim the most wasteful (the original)", plan_seed},
+    {"adaptive", "feed every needy guest ahead of its rate of use, give back slowly",
+     plan_adaptive},
 };
 
 static const struct policy *find_policy(const char *name)
@@ -400,6 +528,7 @@ static struct config default_config(void)
         .host_reserve_kib = HOST_RESERVE * 1024LL,
         .min_step_kib = MIN_STEP * 1024LL,
         .hold_cycles = GROWN_HOLD_CYCLES,
+        .period_s = 1,
     };
 }
 
@@ -529,6 +658,37 @@ static void note_resize(struct guest_history *h, const struct guest *g, long lon
     h->cycles_unmoved = 0;
     if (target_kib > g->target_kib)
         h->grown_cycle = cycle;
+}
+
+/* How fast a guest's used memory grows, from its own statistics: used is
+ * available - unused, which a balloon's move leaves alone. The last
+ * interval's rate counts where it is above the whole window's, so a guest
+ * that starts to grow is seen at once, and one that stops only after a few
+ * samples. */
+static void track_use(struct guest_history *h, const struct balloon_reading *r, long long waste_kib,
+                      long long now, struct guest *g)
+{
+    long long at = r->has_last_update ? r->last_update : now;
+    int n;
+
+    h->cycles_wasteful =
+        guest_measured(g) && expected_unused(g) > waste_kib ? h->cycles_wasteful + 1 : 0;
+    g->cycles_wasteful = h->cycles_wasteful;
+    g->use_rate_kib_s = 0;
+    if (!r->has_unused || !r->has_available)
+        return;
+    if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
+        if (h->use_count == USE_SAMPLES)
+            memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
+        h->use[h->use_count].at = at;
+        h->use[h->use_count++].used_kib = r->available_kib - r->unused_kib;
+    }
+    n = h->use_count;
+    if (n < 2)
+        return;
+    g->use_rate_kib_s = max_ll(
+        (h->use[n - 1].used_kib - h->use[0].used_kib) / (h->use[n - 1].at - h->use[0].at),
+        (h->use[n - 1].used_kib - h->use[n - 2].used_kib) / (h->use[n - 1].at - h->use[n - 2].at));
 }
 
 /* Messages */
@@ -727,7 +887,8 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
                        struct balloon_reading *r)
 {
     struct guest_history *history = history_of(co, record->dom);
-    long long sent_to_kib;
+    long long now = (long long)time(NULL), sent_to_kib;
+    enum balloon_event event;
 
     if (!history || (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))) {
         debug("%s: gone while being read: %s", virDomainGetName(record->dom),
@@ -737,7 +898,9 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
     history->seen = true;
     g->name = virDomainGetName(record->dom);
     sent_to_kib = history->target_kib;
-    if (follow_balloon(history, r, co->cycle, (long long)time(NULL), g) == BALLOON_STOPPED_SHORT)
+    event = follow_balloon(history, r, co->cycle, now, g);
+    track_use(history, r, co->cfg.waste_kib, now, g);
+    if (event == BALLOON_STOPPED_SHORT)
         warn("%s: its balloon stopped at %lld MiB, short of %lld MiB; not asking it to give "
              "for %lu cycles",
              g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
@@ -995,8 +1158,7 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
             co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
             co->cfg.min_step_kib, co->cfg.host_reserve_kib, snap->host_free_kib,
-            snap->host_promised_kib,
-            co->opt.dry_run ? "true" : "false");
+            snap->host_promised_kib, co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct balloon_reading *reading = &readings[i];
@@ -1009,9 +1171,11 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
         json_figure(out, "unused_kib", g->has_unused, g->unused_kib);
         json_figure(out, "available_kib", reading->has_available, reading->available_kib);
         json_figure(out, "last_update", reading->has_last_update, reading->last_update);
-        fprintf(out, ",\"coming_kib\":%lld,\"settling\":%s,\"unresponsive\":%s,\"delta_kib\":%lld",
-                g->coming_kib, g->settling ? "true" : "false", g->unresponsive ? "true" : "false",
-                r ? r->delta_kib : 0);
+        fprintf(out,
+                ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"settling\":%s,"
+                "\"unresponsive\":%s,\"delta_kib\":%lld",
+                g->coming_kib, g->use_rate_kib_s, g->settling ? "true" : "false",
+                g->unresponsive ? "true" : "false", r ? r->delta_kib : 0);
         if (r) {
             fputs(",\"peer\":", out);
             json_string(out, r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name);
@@ -1366,6 +1530,7 @@ int main(int argc, char **argv)
         if (!co.trace)
             usage_error("cannot open trace file '%s': %s", co.opt.trace_path, strerror(errno));
     }
+    co.cfg.period_s = co.opt.period_s;
     co.conn = connect_libvirt(co.opt.uri);
     clock_gettime(CLOCK_MONOTONIC, &co.started);
     deadline = co.started;

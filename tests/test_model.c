@@ -396,6 +396,7 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
             guests[i].name = replayed[i]->name;
             if (follow_balloon(&replayed[i]->history, r, cycle, now, &guests[i]) == BALLOON_ARRIVED)
                 check_forecasts(&rp, replayed[i], &guests[i], r, t, cycle, &v);
+            track_use(&replayed[i]->history, r, cfg.waste_kib, now, &guests[i]);
             snap.host_promised_kib += max_ll(0, guests[i].target_kib - guests[i].actual_kib);
         }
         policy->plan(&snap, &cfg, &plan);

@@ -20,6 +20,8 @@ struct guest_row {
     long long coming;    /* MiB the balloon will still add to (take from) unused */
     unsigned long grown; /* cycles since it grew; 0: never */
     bool unresponsive;
+    long long rate;         /* MiB/s its use grows */
+    unsigned long wasteful; /* cycles in a row above the waste threshold */
 };
 
 struct expected_resize {
@@ -246,6 +248,99 @@ static const struct policy_case seed_cases[] = {
      {{"vm2", -400, "vm1"}, {"vm1", +400, "vm2"}}},
 };
 
+/* PERIOD 1: a guest must last 1 + BALLOON_LAG_S = 3 s on what it has. */
+static const struct policy_case adaptive_cases[] = {
+    {"nobody needy or wasteful: no change",
+     {{"vm1", 512, 200, 2048}, {"vm2", 512, 250, 2048, .wasteful = 9}},
+     4096},
+    {"a starved guest whose use is flat is fed to the middle of the band",
+     {{"vm1", 512, 100, 2048}},
+     4096,
+     0,
+     {{"vm1", +125, "host"}}},
+    {"a guest growing fast is fed before it starves, two horizons of its rate ahead",
+     {{"vm1", 512, 300, 2048, .rate = 80}},
+     4096,
+     0,
+     {{"vm1", +405, "host"}}},
+    {"every needy guest is fed in the same cycle",
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 120, 2048}, {"vm3", 512, 140, 2048}},
+     4096,
+     0,
+     {{"vm1", +125, "host"}, {"vm2", +105, "host"}, {"vm3", +85, "host"}}},
+    {"short of memory, the guest that runs out first is fed first",
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 200, 2048, .rate = 50}},
+     456,
+     0,
+     {{"vm2", +200, "host"}}},
+    {"the richest donor feeds a needy guest before the host does",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048}, {"vm3", 1024, 600, 2048}},
+     4096,
+     0,
+     {{"vm2", -125, "vm1"}, {"vm1", +125, "vm2"}}},
+    {"each needy guest gets its own donor, then the host",
+     {{"vm1", 512, 100, 2048},
+      {"vm2", 512, 110, 2048},
+      {"vm3", 512, 120, 2048},
+      {"vm4", 1024, 800, 2048},
+      {"vm5", 1024, 600, 2048}},
+     4096,
+     0,
+     {{"vm4", -125, "vm1"},
+      {"vm1", +125, "vm4"},
+      {"vm5", -115, "vm2"},
+      {"vm2", +115, "vm5"},
+      {"vm3", +105, "host"}}},
+    {"a donor whose use grows gives nothing",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048, .rate = 10}},
+     4096,
+     0,
+     {{"vm1", +125, "host"}}},
+    {"a donor too poor for the need still gives when the host has less",
+     {{"vm1", 512, 100, 2048, .rate = 50}, {"vm2", 1024, 400, 2048}},
+     300,
+     0,
+     {{"vm2", -100, "vm1"}, {"vm1", +100, "vm2"}}},
+    {"a donor gives nothing it needs itself: its own need and the waste threshold stay",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 310, 2048}},
+     4096,
+     0,
+     {{"vm1", +125, "host"}}},
+    {"a guest at its max is not fed, and the next needy guest is",
+     {{"vm1", 2048, 50, 2048, .rate = 50}, {"vm2", 512, 100, 2048}},
+     4096,
+     0,
+     {{"vm2", +125, "host"}}},
+    {"a growth under way counts: a guest about to get memory is not fed twice",
+     {{"vm1", 512, 40, 2048, .target = 762, .coming = 250, .grown = 1}},
+     4096},
+    {"hysteresis: a guest above the waste threshold for a moment keeps its memory",
+     {{"vm1", 1024, 700, 2048, .wasteful = RETURN_AFTER_CYCLES - 1}},
+     4096},
+    {"memory goes back from a quiet wasteful guest a bounded step a cycle",
+     {{"vm1", 1024, 700, 2048, .wasteful = RETURN_AFTER_CYCLES}},
+     4096,
+     0,
+     {{"vm1", -RETURN_STEP, "host"}}},
+    {"the last step back leaves the waste threshold unused",
+     {{"vm1", 1024, 400, 2048, .wasteful = RETURN_AFTER_CYCLES}},
+     4096,
+     0,
+     {{"vm1", -100, "host"}}},
+    {"a wasteful guest whose use grows keeps its memory",
+     {{"vm1", 1024, 700, 2048, .rate = 10, .wasteful = 9}},
+     4096},
+    {"a guest just fed gives nothing back",
+     {{"vm1", 1024, 700, 2048, .grown = 1, .wasteful = 9}},
+     4096},
+    {"growths under way count against the host",
+     {{"vm1", 512, 100, 2048}},
+     1000,
+     0,
+     {{"vm1", +44, "host"}},
+     700},
+};
+
 static struct config test_config(const struct policy *policy, long long min_guest_mib)
 {
     struct config cfg = default_config();
@@ -268,6 +363,8 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .unused_kib = rows[n].unused == NO_STATS ? 0 : rows[n].unused * 1024,
             .coming_kib = rows[n].coming * 1024,
             .max_kib = rows[n].max * 1024,
+            .use_rate_kib_s = rows[n].rate * 1024,
+            .cycles_wasteful = rows[n].wasteful,
             .cycles_since_growth = rows[n].grown ? rows[n].grown : ULONG_MAX,
             .has_unused = rows[n].unused != NO_STATS,
             .settling = rows[n].settling,
@@ -395,6 +492,7 @@ static void random_snapshots(const struct policy *policy, int rounds)
         cfg.min_step_kib = random_mib(&seed, 1, 64) * 1024;
         cfg.host_reserve_kib = random_mib(&seed, 0, 512) * 1024;
         cfg.hold_cycles = (unsigned long)random_mib(&seed, 0, 8);
+        cfg.period_s = (int)random_mib(&seed, 1, 10);
         snap.host_free_kib = random_mib(&seed, 0, 2048) * 1024 + random_mib(&seed, 0, 1023);
         snap.host_promised_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 1024) * 1024;
         for (size_t i = 0; i < snap.count; i++) {
@@ -414,6 +512,8 @@ static void random_snapshots(const struct policy *policy, int rounds)
                 .max_kib = max,
                 .cycles_since_growth =
                     random_mib(&seed, 0, 1) ? ULONG_MAX : (unsigned long)random_mib(&seed, 0, 9),
+                .use_rate_kib_s = random_mib(&seed, -200, 300) * 1024,
+                .cycles_wasteful = (unsigned long)random_mib(&seed, 0, 5),
                 .has_unused = random_mib(&seed, 0, 9) > 0,
                 .settling = random_mib(&seed, 0, 9) == 0,
                 .unresponsive = random_mib(&seed, 0, 9) == 0,
@@ -432,8 +532,12 @@ int main(void)
 {
     const struct policy *seed = find_policy("seed");
 
+    const struct policy *adaptive = find_policy("adaptive");
+
     for (size_t i = 0; i < sizeof(seed_cases) / sizeof(seed_cases[0]); i++)
         run_case(seed, &seed_cases[i]);
+    for (size_t i = 0; i < sizeof(adaptive_cases) / sizeof(adaptive_cases[0]); i++)
+        run_case(adaptive, &adaptive_cases[i]);
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
         random_snapshots(&policies[i], 20000);
     return tests_status();
