@@ -38,6 +38,10 @@ e2e:
 demo:
 	tools/demo
 
+# Both policies side by side on real guests; as root, not part of CI.
+bench: $(PROGRAM)
+	tools/bench
+
 format:
 	clang-format -i mem_coordinator.c tests/*.c tests/*.h
 
@@ -51,4 +55,4 @@ uninstall:
 clean:
 	rm -rf bin
 
-.PHONY: all test e2e demo format install uninstall clean
+.PHONY: all test e2e demo bench format install uninstall clean

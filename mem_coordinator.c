@@ -115,9 +115,11 @@ struct resize {
     enum outcome outcome; /* filled in when the plan is applied */
 };
 
-/* A policy's answer: each guest at most once. The caller sizes it to the snapshot. */
+/* A policy's answer: each guest at most once. The caller sizes both arrays
+ * to the snapshot, slot_of zeroed. */
 struct plan {
     struct resize *resizes;
+    size_t *slot_of; /* per guest: 1 + the index of its resize; 0: none */
     size_t count;
     long long host_given_kib; /* taken from the host by the grows so far */
 };
@@ -187,8 +189,8 @@ struct coordinator {
     struct config cfg;
     virConnectPtr conn;
     FILE *trace;
-    struct guest_history *history;
-    size_t history_count;
+    struct guest_history *history; /* the first history_known sorted by UUID */
+    size_t history_count, history_known;
     bool host_estimate_noted;
     unsigned long cycle;
     struct timespec started;
@@ -221,14 +223,12 @@ static long long whole_mib(long long kib)
 
 static const struct resize *plan_find(const struct plan *plan, size_t guest)
 {
-    for (size_t i = 0; i < plan->count; i++)
-        if (plan->resizes[i].guest == guest)
-            return &plan->resizes[i];
-    return NULL;
+    return plan->slot_of[guest] ? &plan->resizes[plan->slot_of[guest] - 1] : NULL;
 }
 
 static void plan_add(struct plan *plan, size_t guest, long long delta_kib, size_t peer)
 {
+    plan->slot_of[guest] = plan->count + 1;
     plan->resizes[plan->count++] = (struct resize){
         .guest = guest,
         .delta_kib = delta_kib,
@@ -765,26 +765,60 @@ static long long mib(long long kib)
 
 enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
 
-static struct guest_history *history_of(struct coordinator *co, virDomainPtr dom)
-{
-    unsigned char uuid[VIR_UUID_BUFLEN];
-    struct guest_history *grown;
+/* One cycle's view of the world. It holds the libvirt records, which own the
+ * domain handles and the names the snapshot points to. */
+struct cycle {
+    virDomainStatsRecordPtr *records;
+    struct guest *guests;
+    struct balloon_reading *readings; /* parallel to guests */
+    virDomainPtr *domains;            /* parallel to guests */
+    size_t *history_at;               /* parallel to guests: index into the history */
+    struct snapshot snap;
+    struct plan plan;
+    double wall_us, cpu_us; /* what reading, deciding and resizing took */
+};
 
-    if (virDomainGetUUID(dom, uuid) < 0)
-        return NULL;
-    for (size_t i = 0; i < co->history_count; i++)
-        if (memcmp(co->history[i].uuid, uuid, sizeof(uuid)) == 0)
-            return &co->history[i];
+static void free_cycle(struct cycle *cycle)
+{
+    free(cycle->plan.resizes);
+    free(cycle->plan.slot_of);
+    free(cycle->domains);
+    free(cycle->history_at);
+    free(cycle->readings);
+    free(cycle->guests);
+    virDomainStatsRecordListFree(cycle->records);
+    *cycle = (struct cycle){0};
+}
+
+static int compare_uuids(const void *a, const void *b)
+{
+    return memcmp(((const struct guest_history *)a)->uuid, ((const struct guest_history *)b)->uuid,
+                  VIR_UUID_BUFLEN);
+}
+
+/* The history of a guest, by index: found by binary search among those known
+ * before this cycle, or new at the end. A domain is read once a cycle, so
+ * the new ones need no search. SIZE_MAX when the guest is gone. */
+static size_t history_of(struct coordinator *co, virDomainPtr dom)
+{
+    struct guest_history key, *found, *grown;
+
+    if (virDomainGetUUID(dom, key.uuid) < 0)
+        return SIZE_MAX;
+    found = bsearch(&key, co->history, co->history_known, sizeof(key), compare_uuids);
+    if (found)
+        return (size_t)(found - co->history);
     grown = realloc(co->history, (co->history_count + 1) * sizeof(*grown));
     if (!grown)
         die(EXIT_RUNTIME, "out of memory");
     co->history = grown;
-    grown = &co->history[co->history_count++];
-    *grown = fresh_history();
-    memcpy(grown->uuid, uuid, sizeof(uuid));
-    return grown;
+    co->history[co->history_count] = fresh_history();
+    memcpy(co->history[co->history_count].uuid, key.uuid, sizeof(key.uuid));
+    return co->history_count++;
 }
 
+/* Before a cycle: forget the guests last cycle did not see, and sort the rest
+ * for history_of. */
 static void forget_unseen_guests(struct coordinator *co)
 {
     size_t kept = 0;
@@ -795,7 +829,8 @@ static void forget_unseen_guests(struct coordinator *co)
         co->history[kept] = co->history[i];
         co->history[kept++].seen = false;
     }
-    co->history_count = kept;
+    co->history_count = co->history_known = kept;
+    qsort(co->history, kept, sizeof(*co->history), compare_uuids);
 }
 
 /* libvirt's figures are unsigned, and a guest may report anything. One past
@@ -882,14 +917,17 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
 }
 
-/* Read one guest into g and r; false when it vanished while we looked. */
+/* Read one guest into g and r, its history's index into *at; false when it
+ * vanished while we looked. */
 static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, struct guest *g,
-                       struct balloon_reading *r)
+                       struct balloon_reading *r, size_t *at)
 {
-    struct guest_history *history = history_of(co, record->dom);
+    struct guest_history *history;
     long long now = (long long)time(NULL), sent_to_kib;
     enum balloon_event event;
 
+    *at = history_of(co, record->dom);
+    history = *at == SIZE_MAX ? NULL : &co->history[*at];
     if (!history || (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))) {
         debug("%s: gone while being read: %s", virDomainGetName(record->dom),
               virGetLastErrorMessage());
@@ -981,11 +1019,11 @@ static bool guest_vanished(void)
     return code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID;
 }
 
-static void apply_resize(struct coordinator *co, virDomainPtr dom, const struct guest *g,
-                         struct resize *r)
+static void apply_resize(struct coordinator *co, const struct cycle *cycle, struct resize *r)
 {
+    const struct guest *g = &cycle->snap.guests[r->guest];
+    virDomainPtr dom = cycle->domains[r->guest];
     unsigned long target_kib = (unsigned long)(g->target_kib + r->delta_kib);
-    struct guest_history *history;
 
     debug("virDomainSetMemoryFlags(%s, %lu KiB, LIVE)", g->name, target_kib);
     if (virDomainSetMemoryFlags(dom, target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
@@ -998,22 +1036,22 @@ static void apply_resize(struct coordinator *co, virDomainPtr dom, const struct 
         return;
     }
     r->outcome = APPLIED;
-    history = history_of(co, dom);
-    if (history)
-        note_resize(history, g, (long long)target_kib, co->cycle);
+    note_resize(&co->history[cycle->history_at[r->guest]], g, (long long)target_kib, co->cycle);
 }
 
 /* Shrinks go first, so that memory a move hands over has left the donor
  * before the receiver takes it; a receiver whose donor failed gets nothing,
  * since the host never agreed to feed it. */
-static void apply_plan(struct coordinator *co, virDomainPtr *domains, const struct snapshot *snap,
-                       struct plan *plan)
+static void apply_plan(struct coordinator *co, struct cycle *cycle)
 {
+    const struct snapshot *snap = &cycle->snap;
+    struct plan *plan = &cycle->plan;
+
     for (size_t i = 0; i < plan->count; i++) {
         struct resize *r = &plan->resizes[i];
 
         if (r->delta_kib < 0)
-            apply_resize(co, domains[r->guest], &snap->guests[r->guest], r);
+            apply_resize(co, cycle, r);
     }
     for (size_t i = 0; i < plan->count; i++) {
         struct resize *r = &plan->resizes[i];
@@ -1027,7 +1065,7 @@ static void apply_plan(struct coordinator *co, virDomainPtr *domains, const stru
                  snap->guests[r->peer].name);
             continue;
         }
-        apply_resize(co, domains[r->guest], &snap->guests[r->guest], r);
+        apply_resize(co, cycle, r);
     }
 }
 
@@ -1141,9 +1179,11 @@ static void json_figure(FILE *out, const char *key, bool present, long long valu
 
 /* Each guest's raw reading rides along, so that a trace can be replayed
  * through the balloon model (tests/test_model.c). */
-static void trace_cycle(const struct coordinator *co, const struct snapshot *snap,
-                        const struct balloon_reading *readings, const struct plan *plan)
+static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
 {
+    const struct snapshot *snap = &cycle->snap;
+    const struct balloon_reading *readings = cycle->readings;
+    const struct plan *plan = &cycle->plan;
     FILE *out = co->trace;
     struct timespec now;
 
@@ -1154,11 +1194,12 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
             "{\"cycle\":%lu,\"t\":%.3f,\"time\":%lld,\"policy\":\"%s\",\"starve_kib\":%lld,"
             "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"min_step_kib\":%lld,"
             "\"host_reserve_kib\":%lld,\"host_free_kib\":%lld,\"host_promised_kib\":%lld,"
-            "\"dry_run\":%s,\"guests\":[",
+            "\"wall_us\":%.0f,\"cpu_us\":%.0f,\"dry_run\":%s,\"guests\":[",
             co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
             co->cfg.min_step_kib, co->cfg.host_reserve_kib, snap->host_free_kib,
-            snap->host_promised_kib, co->opt.dry_run ? "true" : "false");
+            snap->host_promised_kib, cycle->wall_us, cycle->cpu_us,
+            co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct balloon_reading *reading = &readings[i];
@@ -1188,27 +1229,6 @@ static void trace_cycle(const struct coordinator *co, const struct snapshot *sna
         warn("cannot write the trace: %s", strerror(errno));
 }
 
-/* One cycle's view of the world. It holds the libvirt records, which own the
- * domain handles and the names the snapshot points to. */
-struct cycle {
-    virDomainStatsRecordPtr *records;
-    struct guest *guests;
-    struct balloon_reading *readings; /* parallel to guests */
-    virDomainPtr *domains;            /* parallel to guests */
-    struct snapshot snap;
-    struct plan plan;
-};
-
-static void free_cycle(struct cycle *cycle)
-{
-    free(cycle->plan.resizes);
-    free(cycle->domains);
-    free(cycle->readings);
-    free(cycle->guests);
-    virDomainStatsRecordListFree(cycle->records);
-    *cycle = (struct cycle){0};
-}
-
 /* List the running guests anew and read them and the host in one snapshot. */
 static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
@@ -1220,13 +1240,17 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
         return false;
     }
     co->cycle++;
+    forget_unseen_guests(co);
     qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
     /* One spare slot keeps calloc from ever being asked for nothing. */
     cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
     cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
     cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
+    cycle->history_at = calloc((size_t)found + 1, sizeof(*cycle->history_at));
     cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
-    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->plan.resizes)
+    cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
+    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
+        !cycle->plan.resizes || !cycle->plan.slot_of)
         die(EXIT_RUNTIME, "out of memory");
     for (int i = 0; i < found; i++) {
         const char *name = virDomainGetName(cycle->records[i]->dom);
@@ -1234,7 +1258,8 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 
         if (co->opt.guest_pattern && fnmatch(co->opt.guest_pattern, name, 0) != 0)
             continue;
-        if (!read_guest(co, cycle->records[i], &cycle->guests[n], &cycle->readings[n]))
+        if (!read_guest(co, cycle->records[i], &cycle->guests[n], &cycle->readings[n],
+                        &cycle->history_at[n]))
             continue;
         cycle->domains[n] = cycle->records[i]->dom;
         cycle->snap.host_promised_kib +=
@@ -1242,7 +1267,6 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
         cycle->snap.count++;
     }
     cycle->snap.guests = cycle->guests;
-    forget_unseen_guests(co);
     return read_host_free(co, &cycle->snap);
 }
 
@@ -1251,14 +1275,21 @@ static enum cycle_result run_cycle(struct coordinator *co)
 {
     struct cycle cycle = {0};
     enum cycle_result result = CYCLE_FAILED;
+    struct timespec wall[2], cpu[2];
 
+    clock_gettime(CLOCK_MONOTONIC, &wall[0]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
     if (!read_cycle(co, &cycle))
         goto cleanup;
     co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
     if (!co->opt.dry_run)
-        apply_plan(co, cycle.domains, &cycle.snap, &cycle.plan);
+        apply_plan(co, &cycle);
+    clock_gettime(CLOCK_MONOTONIC, &wall[1]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
+    cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
+    cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
     report_cycle(co, &cycle.snap, &cycle.plan);
-    trace_cycle(co, &cycle.snap, cycle.readings, &cycle.plan);
+    trace_cycle(co, &cycle);
     result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
 cleanup:
     free_cycle(&cycle);

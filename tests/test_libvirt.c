@@ -172,6 +172,35 @@ static void test_resized_guest_read_where_its_balloon_is(void)
     report("libvirt: a resized guest is read where its balloon is, and known to have grown", &v);
 }
 
+/* Histories are kept by UUID and looked up by binary search: each guest
+ * keeps its own across cycles, and a gone guest's is forgotten. */
+static void test_histories_follow_guests(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    unsigned long small_grown;
+
+    run_cycle(&co);
+    run_cycle(&co);
+    small_grown = co.history_count == 3 ? co.history[0].grown_cycle + co.history[1].grown_cycle +
+                                              co.history[2].grown_cycle
+                                        : 0;
+    if (co.history_count != 3 || small_grown != 1)
+        fail(&v, "%zu histories with %lu cycles of growth, expected 3 and vm-small's cycle 1",
+             co.history_count, small_grown);
+    destroy_guest(&co, "vm-mid");
+    run_cycle(&co);
+    run_cycle(&co);
+    if (co.history_count != 2 || co.history_known != 2)
+        fail(&v, "%zu histories (%zu sorted) after vm-mid went, expected 2", co.history_count,
+             co.history_known);
+    for (size_t i = 1; i < co.history_count; i++)
+        if (memcmp(co.history[i - 1].uuid, co.history[i].uuid, VIR_UUID_BUFLEN) >= 0)
+            fail(&v, "histories not sorted by UUID");
+    close_node(&co);
+    report("libvirt: each guest keeps its history across cycles; a gone guest's is forgotten", &v);
+}
+
 static void test_dry_run(void)
 {
     struct coordinator co = open_node("four_guests.xml");
@@ -191,7 +220,7 @@ static void plan_then_lose(struct coordinator *co, const char *lost, struct cycl
     read_cycle(co, cycle);
     co->cfg.policy->plan(&cycle->snap, &co->cfg, &cycle->plan);
     destroy_guest(co, lost);
-    apply_plan(co, cycle->domains, &cycle->snap, &cycle->plan);
+    apply_plan(co, cycle);
 }
 
 static struct cycle lost_cycle;
@@ -293,6 +322,7 @@ int main(int argc, char **argv)
     test_move_through_libvirt();
     test_snapshot_figures();
     test_resized_guest_read_where_its_balloon_is();
+    test_histories_follow_guests();
     test_dry_run();
     test_donor_vanishes();
     test_receiver_vanishes();

@@ -372,7 +372,8 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
         long long requested_kib[MAX_GUESTS];
         int applied[MAX_GUESTS];
         struct resize resizes[MAX_GUESTS];
-        struct plan plan = {.resizes = resizes};
+        size_t slots[MAX_GUESTS] = {0};
+        struct plan plan = {.resizes = resizes, .slot_of = slots};
         struct snapshot snap = {.guests = guests, .count = count, .host_free_kib = host_free_kib};
 
         if (count > MAX_GUESTS || cycle >= MAX_CYCLES) {

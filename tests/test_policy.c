@@ -457,7 +457,8 @@ static void run_case(const struct policy *policy, const struct policy_case *row)
     struct snapshot snap = {.guests = guests,
                             .host_free_kib = row->host_free * 1024,
                             .host_promised_kib = row->host_promised * 1024};
-    struct plan plan = {.resizes = resizes};
+    size_t slots[ROW_GUESTS] = {0};
+    struct plan plan = {.resizes = resizes, .slot_of = slots};
     struct verdict v = {0};
     char name[256];
 
@@ -487,7 +488,8 @@ static void random_snapshots(const struct policy *policy, int rounds)
         struct config cfg = test_config(policy, random_mib(&seed, 64, 600));
         struct snapshot snap = {.guests = guests,
                                 .count = (size_t)random_mib(&seed, 0, ROW_GUESTS)};
-        struct plan plan = {.resizes = resizes};
+        size_t slots[ROW_GUESTS] = {0};
+        struct plan plan = {.resizes = resizes, .slot_of = slots};
 
         cfg.min_step_kib = random_mib(&seed, 1, 64) * 1024;
         cfg.host_reserve_kib = random_mib(&seed, 0, 512) * 1024;
