@@ -898,13 +898,14 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
 }
 
 /* A guest without an unused figure has balloon statistics off: turn them on
- * once, at our period, and if that does not help, say so once. */
+ * once, at our period (not in a dry run, which changes nothing), and if that
+ * does not help, say so once. */
 static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
                                  struct guest_history *history)
 {
     const char *name = virDomainGetName(dom);
 
-    if (!history->stats_period_set) {
+    if (!history->stats_period_set && !co->opt.dry_run) {
         history->stats_period_set = true;
         if (virDomainSetMemoryStatsPeriod(dom, co->opt.period_s, VIR_DOMAIN_AFFECT_LIVE) < 0)
             warn("%s: cannot turn on balloon statistics: %s", name, virGetLastErrorMessage());
@@ -1230,10 +1231,37 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
 }
 
 /* List the running guests anew and read them and the host in one snapshot. */
+/* The balloon statistics of the running guests whose names match the
+ * pattern, and no other guest's: list them, then read only those. */
+static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+{
+    virDomainPtr *domains = NULL;
+    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_RUNNING);
+    int matching = 0, found = -1;
+
+    if (listed < 0)
+        return -1;
+    for (int i = 0; i < listed; i++) {
+        if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
+            domains[matching++] = domains[i];
+        else
+            virDomainFree(domains[i]);
+    }
+    domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
+    found = matching ? virDomainListGetStats(domains, VIR_DOMAIN_STATS_BALLOON, records, 0) : 0;
+    for (int i = 0; i < matching; i++)
+        virDomainFree(domains[i]);
+    free(domains);
+    return found;
+}
+
 static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
-    int found = virConnectGetAllDomainStats(co->conn, VIR_DOMAIN_STATS_BALLOON, &cycle->records,
-                                            VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
+    int found =
+        co->opt.guest_pattern
+            ? read_matching_stats(co, &cycle->records)
+            : virConnectGetAllDomainStats(co->conn, VIR_DOMAIN_STATS_BALLOON, &cycle->records,
+                                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
 
     if (found < 0) {
         warn("cannot read the guests' statistics: %s", virGetLastErrorMessage());
@@ -1241,7 +1269,8 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     }
     co->cycle++;
     forget_unseen_guests(co);
-    qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
+    if (found > 0)
+        qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
     /* One spare slot keeps calloc from ever being asked for nothing. */
     cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
     cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
@@ -1253,11 +1282,8 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
         !cycle->plan.resizes || !cycle->plan.slot_of)
         die(EXIT_RUNTIME, "out of memory");
     for (int i = 0; i < found; i++) {
-        const char *name = virDomainGetName(cycle->records[i]->dom);
         size_t n = cycle->snap.count;
 
-        if (co->opt.guest_pattern && fnmatch(co->opt.guest_pattern, name, 0) != 0)
-            continue;
         if (!read_guest(co, cycle->records[i], &cycle->guests[n], &cycle->readings[n],
                         &cycle->history_at[n]))
             continue;

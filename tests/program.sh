@@ -34,6 +34,28 @@ only=$(jq -c '[.guests[] | {name, delta_kib, peer}]' "$scratch/only.json")
 expect "program: --guests balances only the guests it matches" "$only" \
     test "$only" = '[{"name":"vm-big","delta_kib":-217088,"peer":"host"},{"name":"vm-mid","delta_kib":0,"peer":null}]'
 
+# libvirt's own debug log names every API call the program makes.
+api_calls() {
+    grep -o "debug : $1:" "$2" | wc -l
+}
+LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/only.log" \
+    "$program" -c "$four" --once -q --guests 'vm-[bm]*' 1 >/dev/null 2>&1
+read_all=$(api_calls virConnectGetAllDomainStats "$scratch/only.log")
+read_each=$(api_calls virDomainMemoryStats "$scratch/only.log")
+expect "program: --guests reads only the guests it matches" \
+    "$read_all calls to read every guest, $read_each guests read one by one" \
+    test "$read_all" = 0 -a "$read_each" = 2
+
+# A dry run changes nothing on the host, not even a statistics period.
+for dry in -n ""; do
+    LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/period$dry.log" \
+        "$program" -c "test://$nodes/no_balloon.xml" --once -q $dry 1 >/dev/null 2>&1
+done
+expect "program: a dry run sets no statistics period" \
+    "$(api_calls virDomainSetMemoryStatsPeriod "$scratch/period-n.log") calls with -n, $(api_calls virDomainSetMemoryStatsPeriod "$scratch/period.log") without" \
+    test "$(api_calls virDomainSetMemoryStatsPeriod "$scratch/period-n.log")" = 0 -a \
+    "$(api_calls virDomainSetMemoryStatsPeriod "$scratch/period.log")" = 1
+
 # Dry run: decides, reports, changes nothing.
 "$program" -c "$four" --once -n --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
