@@ -160,6 +160,7 @@ struct guest_history {
     bool seen;              /* this cycle; the unseen are forgotten */
     bool stats_period_set;  /* we asked its balloon for statistics */
     bool no_stats_reported; /* and said so when it still gave none */
+    bool nonsense_reported; /* said that its figures make no sense */
     int cycles_without_stats;
     /* The balloon model: where we sent the balloon, and how its statistics
      * tell where it stood when they were taken. */
@@ -577,6 +578,28 @@ static void learn_overhead(struct guest_history *h, const struct balloon_reading
         h->overhead_kib = r->actual_kib - r->available_kib;
 }
 
+/* Balloon figures that cannot be true, or NULL. A guest's balloon driver
+ * writes them, and so can anything that owns the guest. now: s since the
+ * epoch, the host's clock, which also stamps last_update. */
+static const char *nonsense_in(const struct balloon_reading *r, long long now)
+{
+    if (r->actual_kib <= 0)
+        return "a balloon of 0";
+    if (r->max_kib < r->actual_kib)
+        return "a max below the balloon";
+    /* Statistics and balloon size are read at different moments, so only the
+     * max bounds them; unused and available are one sample. */
+    if (r->has_available && r->available_kib > r->max_kib)
+        return "a total above the max";
+    if (r->has_unused && r->unused_kib > r->max_kib)
+        return "more unused than the max";
+    if (r->has_unused && r->has_available && r->unused_kib > r->available_kib)
+        return "more unused than its total";
+    if (r->has_last_update && r->last_update > now + 60)
+        return "statistics from the future";
+    return NULL;
+}
+
 enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT };
 
 /* The balloon has gone as far as it will: take it where it is. One that
@@ -926,6 +949,7 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
     struct guest_history *history;
     long long now = (long long)time(NULL), sent_to_kib;
     enum balloon_event event;
+    const char *nonsense;
 
     *at = history_of(co, record->dom);
     history = *at == SIZE_MAX ? NULL : &co->history[*at];
@@ -936,6 +960,24 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
     }
     history->seen = true;
     g->name = virDomainGetName(record->dom);
+    nonsense = nonsense_in(r, now);
+    if (nonsense) {
+        /* The figures come from software inside the guest: sit this cycle out. */
+        *g = (struct guest){.name = g->name,
+                            .actual_kib = r->actual_kib,
+                            .target_kib = r->actual_kib,
+                            .max_kib = r->max_kib,
+                            .cycles_since_growth = ULONG_MAX,
+                            .settling = true};
+        if (!history->nonsense_reported)
+            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do",
+                 g->name, nonsense);
+        history->nonsense_reported = true;
+        return true;
+    }
+    if (history->nonsense_reported)
+        info("%s: its balloon figures make sense again", g->name);
+    history->nonsense_reported = false;
     sent_to_kib = history->target_kib;
     event = follow_balloon(history, r, co->cycle, now, g);
     track_use(history, r, co->cfg.waste_kib, now, g);

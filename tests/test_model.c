@@ -264,6 +264,41 @@ static void test_overhead_learned_at_rest(void)
     report("model: the overhead is learned only from statistics taken at rest", &v);
 }
 
+/* Guest statistics are untrusted: figures that cannot be true are caught,
+ * and figures merely read at different moments are not. */
+static void test_nonsense(void)
+{
+    static const struct {
+        const char *what;
+        long long actual, max, unused, available, last_update; /* MiB; s after now */
+        const char *nonsense;
+    } rows[] = {
+        {"a guest at rest", 512, 2048, 300, 444, 0, NULL},
+        {"statistics from before a shrink, libvirt already there", 405, 2048, 400, 443, -1, NULL},
+        {"statistics a few seconds ahead of the host's clock", 512, 2048, 300, 444, 30, NULL},
+        {"a balloon of 0", 0, 2048, 0, 0, 0, "a balloon of 0"},
+        {"a max below the balloon", 2048, 1024, 300, 1980, 0, "a max below the balloon"},
+        {"a total above the max", 512, 2048, 300, 4096, 0, "a total above the max"},
+        {"more unused than the max", 512, 2048, 3000, 444, 0, "more unused than the max"},
+        {"more unused than its total", 512, 2048, 500, 444, 0, "more unused than its total"},
+        {"statistics from the future", 512, 2048, 300, 444, 3600, "statistics from the future"},
+    };
+    struct verdict v = {0};
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct balloon_reading r = reading(rows[i].actual, rows[i].available + OVERHEAD_MIB,
+                                           rows[i].unused, 1000 + rows[i].last_update);
+        const char *found;
+
+        r.max_kib = rows[i].max * MIB;
+        found = nonsense_in(&r, 1000);
+        if ((found == NULL) != (rows[i].nonsense == NULL) ||
+            (found && strcmp(found, rows[i].nonsense) != 0))
+            fail(&v, "%s: %s", rows[i].what, found ? found : "taken as sense");
+    }
+    report("model: figures that cannot be true are caught, figures read apart are not", &v);
+}
+
 /* Replay */
 
 #define MAX_GUESTS 16
@@ -456,6 +491,7 @@ int main(int argc, char **argv)
     test_balloon_that_stops_short();
     test_unknown_position_sits_out();
     test_overhead_learned_at_rest();
+    test_nonsense();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
         replay_trace(argv[1], "seed-s3.json", s3_loads, &policies[i]);
         replay_trace(argv[1], "seed-s2.json", s2_loads, &policies[i]);
