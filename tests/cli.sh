@@ -40,7 +40,7 @@ for row in "${cases[@]}"; do
     readarray -d '|' -t fields < <(printf '%s|' "$row") # keeps an empty last argument
     name=${fields[0]} status=${fields[1]} text=${fields[2]}
     args=("${fields[@]:3}")
-    "$program" "${args[@]}" >"$scratch/out" 2>"$scratch/err"
+    bounded "$program" "${args[@]}" >"$scratch/out" 2>"$scratch/err"
     got=$?
     [ "$status" = 0 ] && said="$scratch/out" || said="$scratch/err"
     if [ "$got" != "$status" ]; then

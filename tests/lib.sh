@@ -18,6 +18,12 @@ expect() {
     if "$@"; then ok "$name"; else not_ok "$name" "$why"; fi
 }
 
+# bounded COMMAND...: a run that should take a moment may take 30 s at most,
+# so that a hang fails its test instead of stalling the suite (status 124).
+bounded() {
+    timeout -k 5 30 "$@"
+}
+
 # Wait up to $2 seconds for process $1 to end; its exit status, or 124.
 wait_for_exit() {
     local pid=$1 deadline=$((SECONDS + $2))
