@@ -1602,14 +1602,45 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
     }
 }
 
+static const char *uri_name(const char *uri)
+{
+    return uri ? uri : "libvirt's default URI";
+}
+
 static virConnectPtr connect_libvirt(const char *uri)
 {
     virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
 
     if (!conn)
-        die(EXIT_CONNECT, "cannot connect to %s: %s", uri ? uri : "libvirt's default URI",
-            virGetLastErrorMessage());
+        die(EXIT_CONNECT, "cannot connect to %s: %s", uri_name(uri), virGetLastErrorMessage());
     return conn;
+}
+
+/* libvirtd restarts (an upgrade, a crash) and its guests run on: a lost
+ * connection is opened anew, trying again after a backoff that doubles up
+ * to a period, and every guest's history is kept. Said once each way. */
+static void reconnect(struct coordinator *co, struct timespec *deadline,
+                      const sigset_t *sleeping_mask)
+{
+    int backoff_s = 1;
+    virConnectPtr conn;
+
+    warn("lost the connection to %s; reconnecting", uri_name(co->opt.uri));
+    while (!stop_requested) {
+        conn = virConnectOpenAuth(co->opt.uri, virConnectAuthPtrDefault, 0);
+        if (conn) {
+            virConnectClose(co->conn);
+            co->conn = conn;
+            info("reconnected to %s", uri_name(co->opt.uri));
+            break;
+        }
+        debug("cannot reconnect: %s", virGetLastErrorMessage());
+        clock_gettime(CLOCK_MONOTONIC, deadline);
+        deadline->tv_sec += backoff_s;
+        sleep_until(deadline, sleeping_mask);
+        backoff_s = backoff_s * 2 < co->opt.period_s ? backoff_s * 2 : co->opt.period_s;
+    }
+    clock_gettime(CLOCK_MONOTONIC, deadline);
 }
 
 #ifndef MEM_COORDINATOR_NO_MAIN
@@ -1637,6 +1668,10 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         enum cycle_result result = run_cycle(&co);
 
+        if (result == CYCLE_FAILED && virConnectIsAlive(co.conn) != 1) {
+            reconnect(&co, &deadline, &sleeping_mask);
+            continue; /* a cycle at once: guests went unserved meanwhile */
+        }
         if (result == CYCLE_FAILED) {
             status = EXIT_RUNTIME;
             break;
