@@ -12,6 +12,8 @@ LIBVIRT_LIBS := $(shell pkg-config --libs libvirt)
 
 PROGRAM := bin/mem_coordinator
 UNIT_TESTS := bin/test_policy bin/test_model bin/test_libvirt
+SANITIZED_TESTS := $(UNIT_TESTS:bin/%=bin/sanitized/%)
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 all: $(PROGRAM)
 
@@ -28,7 +30,13 @@ bin/test_%: tests/test_%.c tests/check.h mem_coordinator.c | bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(LIBVIRT_LIBS)
 
-test: $(PROGRAM) $(UNIT_TESTS)
+# The same tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
+bin/sanitized/test_%: tests/test_%.c tests/check.h mem_coordinator.c
+	mkdir -p bin/sanitized
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(LIBVIRT_LIBS)
+
+test: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
 	tests/run
 
 # Real guests under libvirtd and QEMU; as root. Both install what they lack.

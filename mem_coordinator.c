@@ -191,7 +191,7 @@ struct coordinator {
     virConnectPtr conn;
     FILE *trace;
     struct guest_history *history; /* the first history_known sorted by UUID */
-    size_t history_count, history_known;
+    size_t history_count, history_known, history_capacity;
     bool host_estimate_noted;
     unsigned long cycle;
     struct timespec started;
@@ -828,13 +828,18 @@ static size_t history_of(struct coordinator *co, virDomainPtr dom)
 
     if (virDomainGetUUID(dom, key.uuid) < 0)
         return SIZE_MAX;
-    found = bsearch(&key, co->history, co->history_known, sizeof(key), compare_uuids);
+    found = co->history_known
+                ? bsearch(&key, co->history, co->history_known, sizeof(key), compare_uuids)
+                : NULL;
     if (found)
         return (size_t)(found - co->history);
-    grown = realloc(co->history, (co->history_count + 1) * sizeof(*grown));
-    if (!grown)
-        die(EXIT_RUNTIME, "out of memory");
-    co->history = grown;
+    if (co->history_count == co->history_capacity) {
+        co->history_capacity = co->history_capacity ? 2 * co->history_capacity : 16;
+        grown = realloc(co->history, co->history_capacity * sizeof(*grown));
+        if (!grown)
+            die(EXIT_RUNTIME, "out of memory");
+        co->history = grown;
+    }
     co->history[co->history_count] = fresh_history();
     memcpy(co->history[co->history_count].uuid, key.uuid, sizeof(key.uuid));
     return co->history_count++;
@@ -853,7 +858,8 @@ static void forget_unseen_guests(struct coordinator *co)
         co->history[kept++].seen = false;
     }
     co->history_count = co->history_known = kept;
-    qsort(co->history, kept, sizeof(*co->history), compare_uuids);
+    if (kept > 1)
+        qsort(co->history, kept, sizeof(*co->history), compare_uuids);
 }
 
 /* libvirt's figures are unsigned, and a guest may report anything. One past

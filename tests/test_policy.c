@@ -530,6 +530,82 @@ static void random_snapshots(const struct policy *policy, int rounds)
     report(name, &v);
 }
 
+/* A figure at or near a limit more often than not: zero, a page, a MiB, the
+ * largest the daemon lets through (MAX_MIB), or anything in between. */
+static long long edgy_kib(unsigned *seed)
+{
+    static const long long edges[] = {
+        0, 1, 4, 1023, 1024, 1025, MAX_MIB * 1024 - 1, MAX_MIB * 1024};
+
+    if (rand_r(seed) % 2)
+        return edges[rand_r(seed) % (sizeof(edges) / sizeof(edges[0]))];
+    return (long long)((unsigned long long)rand_r(seed) * (unsigned long long)rand_r(seed) %
+                       (unsigned long long)(MAX_MIB * 1024 + 1));
+}
+
+/* Up to 500 guests whose figures need not make sense together (unused above
+ * the balloon, a balloon above its max, zeros), with thresholds and host
+ * figures at their limits too: whatever the policy decides keeps the rules. */
+static void nonsense_snapshots(const struct policy *policy, int rounds)
+{
+    unsigned seed = 8;
+    struct verdict v = {0};
+    char name[256];
+    struct guest *guests = calloc(501, sizeof(*guests));
+    struct resize *resizes = calloc(501, sizeof(*resizes));
+    size_t *slots = calloc(501, sizeof(*slots));
+
+    for (int round = 0; round < rounds && !v.failed && guests && resizes && slots; round++) {
+        struct config cfg = test_config(policy, 0);
+        struct snapshot snap = {.guests = guests, .count = (size_t)rand_r(&seed) % 501};
+        struct plan plan = {.resizes = resizes, .slot_of = slots};
+
+        memset(slots, 0, 501 * sizeof(*slots));
+        cfg.starve_kib = edgy_kib(&seed);
+        cfg.waste_kib = cfg.starve_kib + 1 + edgy_kib(&seed) % (MAX_MIB * 1024);
+        cfg.min_guest_kib = edgy_kib(&seed);
+        cfg.host_reserve_kib = edgy_kib(&seed);
+        cfg.min_step_kib = 1 + edgy_kib(&seed);
+        cfg.hold_cycles = (unsigned long)rand_r(&seed) % 10;
+        cfg.period_s = 1 + rand_r(&seed) % MAX_PERIOD;
+        snap.host_free_kib = edgy_kib(&seed);
+        snap.host_promised_kib = edgy_kib(&seed);
+        for (size_t i = 0; i < snap.count; i++) {
+            long long actual = edgy_kib(&seed),
+                      target = rand_r(&seed) % 2 ? actual : edgy_kib(&seed);
+
+            guests[i] = (struct guest){
+                .name = "guest",
+                .actual_kib = actual,
+                .target_kib = target,
+                .max_kib = edgy_kib(&seed),
+                .unused_kib = edgy_kib(&seed),
+                .coming_kib = rand_r(&seed) % 2 ? 0 : target - actual,
+                .use_rate_kib_s = edgy_kib(&seed) - edgy_kib(&seed),
+                .cycles_wasteful = (unsigned long)rand_r(&seed) % 6,
+                .cycles_since_growth =
+                    rand_r(&seed) % 2 ? ULONG_MAX : (unsigned long)rand_r(&seed) % 9,
+                .has_unused = rand_r(&seed) % 8 != 0,
+                .settling = rand_r(&seed) % 8 == 0,
+                .unresponsive = rand_r(&seed) % 8 == 0,
+            };
+        }
+        policy->plan(&snap, &cfg, &plan);
+        check_rules(&snap, &cfg, &plan, &v);
+        if (v.failed)
+            fail(&v, "round %d", round);
+    }
+    if (!guests || !resizes || !slots)
+        fail(&v, "out of memory");
+    free(guests);
+    free(resizes);
+    free(slots);
+    snprintf(name, sizeof(name),
+             "%s: the rules hold on %d snapshots of up to 500 guests with figures at their limits",
+             policy->name, rounds);
+    report(name, &v);
+}
+
 int main(void)
 {
     const struct policy *seed = find_policy("seed");
@@ -540,7 +616,9 @@ int main(void)
         run_case(seed, &seed_cases[i]);
     for (size_t i = 0; i < sizeof(adaptive_cases) / sizeof(adaptive_cases[0]); i++)
         run_case(adaptive, &adaptive_cases[i]);
-    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
         random_snapshots(&policies[i], 20000);
+        nonsense_snapshots(&policies[i], 300);
+    }
     return tests_status();
 }
