@@ -9,6 +9,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#ifdef __SANITIZE_ADDRESS__
+#define UNDER_ASAN 1
+#else
+#define UNDER_ASAN 0
+#endif
+
 static const char *nodes_dir;
 
 static struct coordinator open_node(const char *node_file)
@@ -201,6 +207,64 @@ static void test_histories_follow_guests(void)
     report("libvirt: each guest keeps its history across cycles; a gone guest's is forgotten", &v);
 }
 
+static long resident_kib(void)
+{
+    long pages = -1, resident = -1;
+    FILE *statm = fopen("/proc/self/statm", "r");
+
+    if (statm) {
+        if (fscanf(statm, "%ld %ld", &pages, &resident) != 2)
+            resident = -1;
+        fclose(statm);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A thousand cycles while guests come and go: every history of a gone guest
+ * forgotten, and the resident memory flat once the first cycles have warmed
+ * the allocator (under valgrind, tests/valgrind.sh, no leak either). */
+static void test_thousand_cycles(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    long warm_kib = 0, end_kib;
+    char xml[512];
+
+    for (int i = 1; i <= 1000; i++) {
+        if (i % 10 == 0) {
+            virDomainPtr dom;
+
+            destroy_guest(&co, i % 20 ? "churn-a" : "churn-b");
+            snprintf(xml, sizeof(xml),
+                     "<domain type='test'><name>%s</name><memory unit='MiB'>2048</memory>"
+                     "<currentMemory unit='MiB'>%d</currentMemory><os><type>hvm</type></os>"
+                     "<devices><memballoon model='virtio'/></devices></domain>",
+                     i % 20 ? "churn-b" : "churn-a", 256 + i % 512);
+            dom = virDomainCreateXML(co.conn, xml, 0);
+            if (!dom)
+                fail(&v, "cycle %d: cannot start a guest: %s", i, virGetLastErrorMessage());
+            else
+                virDomainFree(dom);
+        }
+        if (run_cycle(&co) != CYCLE_DONE)
+            fail(&v, "cycle %d did not complete", i);
+        if (i == 200)
+            warm_kib = resident_kib();
+    }
+    end_kib = resident_kib();
+    run_cycle(&co); /* forgets the guest that went in the last one */
+    if (co.history_count != 4)
+        fail(&v, "%zu histories for 4 running guests", co.history_count);
+    /* valgrind's shadow memory and ASan's quarantine of freed blocks grow
+     * with what they watch: there their leak checks speak instead
+     * (tests/valgrind.sh sets MC_UNDER_VALGRIND). */
+    if (!getenv("MC_UNDER_VALGRIND") && !UNDER_ASAN && (warm_kib <= 0 || end_kib - warm_kib > 256))
+        fail(&v, "resident memory grew from %ld KiB at cycle 200 to %ld KiB at 1000", warm_kib,
+             end_kib);
+    close_node(&co);
+    report("libvirt: a thousand cycles with guests coming and going keep memory flat", &v);
+}
+
 static void test_dry_run(void)
 {
     struct coordinator co = open_node("four_guests.xml");
@@ -323,6 +387,7 @@ int main(int argc, char **argv)
     test_snapshot_figures();
     test_resized_guest_read_where_its_balloon_is();
     test_histories_follow_guests();
+    test_thousand_cycles();
     test_dry_run();
     test_donor_vanishes();
     test_receiver_vanishes();

@@ -4,7 +4,7 @@
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+MC_UNDER_VALGRIND=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
     "$top/bin/test_libvirt" "$nodes" >"$scratch/out" 2>&1
 status=$?
 expect "valgrind: the libvirt tests leak nothing and touch nothing invalid" \
