@@ -13,6 +13,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -1608,6 +1610,21 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
     }
 }
 
+/* Files we write are appended to, never through a symlink planted in their
+ * place (root writes them), and are not made writable by others. */
+static FILE *open_output(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *out;
+
+    if (fd < 0)
+        return NULL;
+    out = fdopen(fd, "a");
+    if (!out)
+        close(fd);
+    return out;
+}
+
 static const char *uri_name(const char *uri)
 {
     return uri ? uri : "libvirt's default URI";
@@ -1662,7 +1679,7 @@ int main(int argc, char **argv)
     sleeping_mask = install_signal_handlers();
     virSetErrorFunc(NULL, ignore_libvirt_error);
     if (co.opt.trace_path) {
-        co.trace = fopen(co.opt.trace_path, "a");
+        co.trace = open_output(co.opt.trace_path);
         if (!co.trace)
             usage_error("cannot open trace file '%s': %s", co.opt.trace_path, strerror(errno));
     }

@@ -56,6 +56,18 @@ expect "program: a dry run sets no statistics period" \
     test "$(api_calls virDomainSetMemoryStatsPeriod "$scratch/period-n.log")" = 0 -a \
     "$(api_calls virDomainSetMemoryStatsPeriod "$scratch/period.log")" = 1
 
+# The trace is never written through a symlink planted in its place.
+echo "precious" >"$scratch/precious"
+ln -s "$scratch/precious" "$scratch/planted.json"
+bounded "$program" -c "$four" --once -q --trace "$scratch/planted.json" 1 >"$scratch/planted.out" 2>&1
+status=$?
+expect "program: a trace path that is a symlink is refused with status 2, its target untouched" \
+    "status $status, target: $(cat "$scratch/precious"): $(cat "$scratch/planted.out")" \
+    test "$status" = 2 -a "$(cat "$scratch/precious")" = precious
+bounded "$program" -c "$four" --once -q --trace "$scratch/mode.json" 1 >/dev/null 2>&1
+expect "program: the trace is not writable by others" "$(stat -c %A "$scratch/mode.json")" \
+    test -z "$(find "$scratch/mode.json" -perm /022)"
+
 # Dry run: decides, reports, changes nothing.
 bounded "$program" -c "$four" --once -n --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
