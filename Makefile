@@ -26,18 +26,35 @@ $(PROGRAM): mem_coordinator.c | bin
 
 # Tests include mem_coordinator.c whole, to reach its static functions;
 # those only main calls go unused there.
-bin/test_%: tests/test_%.c tests/check.h mem_coordinator.c | bin
+bin/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c | bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(LIBVIRT_LIBS)
 
 # The same tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
-bin/sanitized/test_%: tests/test_%.c tests/check.h mem_coordinator.c
+bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c
 	mkdir -p bin/sanitized
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(LIBVIRT_LIBS)
 
 test: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
 	tests/run
+
+# libFuzzer (clang and libclang-rt-14-dev) on the statistics a guest reports
+# and on the command line, FUZZ_SECONDS each; a finding stops it non-zero.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+bin/fuzz_stats: tests/fuzz_stats.c tests/check.h tests/rules.h mem_coordinator.c | bin
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< $(LIBVIRT_LIBS)
+
+bin/fuzz_options: tests/fuzz_options.c mem_coordinator.c | bin
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< $(LIBVIRT_LIBS) -Wl,--wrap=exit
+
+fuzz: bin/fuzz_stats bin/fuzz_options
+	mkdir -p bin/fuzz/stats bin/fuzz/options
+	bin/fuzz_stats -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bin/fuzz/ bin/fuzz/stats
+	bin/fuzz_options -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bin/fuzz/ bin/fuzz/options
 
 # Real guests under libvirtd and QEMU; as root. Both install what they lack.
 e2e:
@@ -63,4 +80,4 @@ uninstall:
 clean:
 	rm -rf bin
 
-.PHONY: all test e2e demo bench format install uninstall clean
+.PHONY: all test fuzz e2e demo bench format install uninstall clean

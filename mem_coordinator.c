@@ -716,6 +716,30 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
         (h->use[n - 1].used_kib - h->use[n - 2].used_kib) / (h->use[n - 1].at - h->use[n - 2].at));
 }
 
+/* A guest as the policy should see it, from this cycle's reading: through
+ * the balloon model and the rate of use, or sitting out while its figures
+ * make no sense (*nonsense says why). g->name is the caller's. */
+static enum balloon_event see_guest(struct guest_history *h, const struct balloon_reading *r,
+                                    const struct config *cfg, unsigned long cycle, long long now,
+                                    struct guest *g, const char **nonsense)
+{
+    enum balloon_event event;
+
+    *nonsense = nonsense_in(r, now);
+    if (*nonsense) {
+        *g = (struct guest){.name = g->name,
+                            .actual_kib = r->actual_kib,
+                            .target_kib = r->actual_kib,
+                            .max_kib = r->max_kib,
+                            .cycles_since_growth = ULONG_MAX,
+                            .settling = true};
+        return BALLOON_QUIET;
+    }
+    event = follow_balloon(h, r, cycle, now, g);
+    track_use(h, r, cfg->waste_kib, now, g);
+    return event;
+}
+
 /* Messages */
 
 static int verbosity = 1; /* 0: -q, 1: default, 2: -v (guest table), 3: -vv (libvirt calls) */
@@ -968,15 +992,9 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
     }
     history->seen = true;
     g->name = virDomainGetName(record->dom);
-    nonsense = nonsense_in(r, now);
+    sent_to_kib = history->target_kib;
+    event = see_guest(history, r, &co->cfg, co->cycle, now, g, &nonsense);
     if (nonsense) {
-        /* The figures come from software inside the guest: sit this cycle out. */
-        *g = (struct guest){.name = g->name,
-                            .actual_kib = r->actual_kib,
-                            .target_kib = r->actual_kib,
-                            .max_kib = r->max_kib,
-                            .cycles_since_growth = ULONG_MAX,
-                            .settling = true};
         if (!history->nonsense_reported)
             warn("%s: its balloon figures make no sense (%s); leaving it alone while they do",
                  g->name, nonsense);
@@ -986,9 +1004,6 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, s
     if (history->nonsense_reported)
         info("%s: its balloon figures make sense again", g->name);
     history->nonsense_reported = false;
-    sent_to_kib = history->target_kib;
-    event = follow_balloon(history, r, co->cycle, now, g);
-    track_use(history, r, co->cfg.waste_kib, now, g);
     if (event == BALLOON_STOPPED_SHORT)
         warn("%s: its balloon stopped at %lld MiB, short of %lld MiB; not asking it to give "
              "for %lu cycles",
@@ -1412,6 +1427,25 @@ static void print_help(void)
            EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT);
 }
 
+/* A command-line argument fit to quote in a one-line message: control
+ * characters escaped, and cut short past 80 bytes. */
+static const char *quotable(const char *text)
+{
+    static char quoted[128];
+    size_t at = 0;
+
+    for (; *text && at < 80; text++) {
+        unsigned char c = (unsigned char)*text;
+
+        if (c < 0x20 || c == 0x7f)
+            at += (size_t)snprintf(quoted + at, sizeof(quoted) - at, "\\x%02x", c);
+        else
+            quoted[at++] = (char)c;
+    }
+    snprintf(quoted + at, sizeof(quoted) - at, "%s", *text ? "..." : "");
+    return quoted;
+}
+
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -1431,7 +1465,8 @@ static long long parse_number(const char *text, long long min, long long max, co
     errno = 0;
     value = strtoll(text, &end, 10);
     if (*text == '\0' || *end != '\0' || errno == ERANGE || value < min || value > max)
-        usage_error("%s must be a whole number from %lld to %lld, not '%s'", what, min, max, text);
+        usage_error("%s must be a whole number from %lld to %lld, not '%s'", what, min, max,
+                    quotable(text));
     return value;
 }
 
@@ -1488,7 +1523,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         case OPT_POLICY:
             cfg->policy = find_policy(optarg);
             if (!cfg->policy)
-                usage_error("unknown policy '%s'", optarg);
+                usage_error("unknown policy '%s'", quotable(optarg));
             break;
         case OPT_HOST_RESERVE:
             cfg->host_reserve_kib = parse_mib(optarg, 0, "--host-reserve");
@@ -1527,16 +1562,16 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
             printf(PROGRAM " %s\n", VERSION);
             exit(EXIT_OK);
         case ':':
-            usage_error("option '%s' needs a value", argv[optind - 1]);
+            usage_error("option '%s' needs a value", quotable(argv[optind - 1]));
         default:
-            usage_error("unknown option '%s'", argv[optind - 1]);
+            usage_error("unknown option '%s'", quotable(argv[optind - 1]));
         }
     }
     if (optind == argc)
         usage_error("missing PERIOD, in seconds");
     opt->period_s = (int)parse_number(argv[optind++], 1, MAX_PERIOD, "PERIOD (seconds)");
     if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+        usage_error("unexpected argument '%s'", quotable(argv[optind]));
     if (cfg->starve_kib >= cfg->waste_kib)
         usage_error("the starvation threshold (%lld MiB) must be below the waste threshold "
                     "(%lld MiB)",
@@ -1681,7 +1716,8 @@ int main(int argc, char **argv)
     if (co.opt.trace_path) {
         co.trace = open_output(co.opt.trace_path);
         if (!co.trace)
-            usage_error("cannot open trace file '%s': %s", co.opt.trace_path, strerror(errno));
+            usage_error("cannot open trace file '%s': %s", quotable(co.opt.trace_path),
+                        strerror(errno));
     }
     co.cfg.period_s = co.opt.period_s;
     co.conn = connect_libvirt(co.opt.uri);

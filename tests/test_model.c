@@ -417,6 +417,7 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
         }
         for (size_t i = 0; i < count; i++) {
             struct balloon_reading *r = &readings[i];
+            const char *nonsense;
             char guest_name[64];
 
             if (fscanf(in, " guest %63s %lld %lld %lld %lld %lld %lld %d", guest_name,
@@ -430,9 +431,12 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
             r->has_available = r->available_kib >= 0;
             r->has_last_update = r->last_update >= 0;
             guests[i].name = replayed[i]->name;
-            if (follow_balloon(&replayed[i]->history, r, cycle, now, &guests[i]) == BALLOON_ARRIVED)
+            if (see_guest(&replayed[i]->history, r, &cfg, cycle, now, &guests[i], &nonsense) ==
+                BALLOON_ARRIVED)
                 check_forecasts(&rp, replayed[i], &guests[i], r, t, cycle, &v);
-            track_use(&replayed[i]->history, r, cfg.waste_kib, now, &guests[i]);
+            if (nonsense)
+                fail(&v, "%s, cycle %lu: %s taken for nonsense (%s)", file, cycle,
+                     replayed[i]->name, nonsense);
             snap.host_promised_kib += max_ll(0, guests[i].target_kib - guests[i].actual_kib);
         }
         policy->plan(&snap, &cfg, &plan);

@@ -5,6 +5,7 @@
  */
 #include "mem_coordinator.c"
 #include "check.h"
+#include "rules.h"
 
 /* Rows leave their trailing fields zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -371,60 +372,6 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .unresponsive = rows[n].unresponsive,
         };
     return n;
-}
-
-static const char *peer_name(const struct snapshot *snap, const struct resize *r)
-{
-    return r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
-}
-
-/* The rules every policy keeps, whatever it decides. */
-static void check_rules(const struct snapshot *snap, const struct config *cfg,
-                        const struct plan *plan, struct verdict *v)
-{
-    long long from_host_kib = 0;
-
-    for (size_t i = 0; i < plan->count; i++) {
-        const struct resize *r = &plan->resizes[i];
-        const struct guest *g = &snap->guests[r->guest];
-        long long target = g->target_kib + r->delta_kib;
-
-        if (r->guest >= snap->count) {
-            fail(v, "resize of guest %zu of %zu", r->guest, snap->count);
-            return;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (plan->resizes[j].guest == r->guest)
-                fail(v, "%s resized twice in one cycle", g->name);
-        if (!guest_measured(g))
-            fail(v, "%s resized without fresh statistics", g->name);
-        if (r->delta_kib > 0 && target > g->max_kib)
-            fail(v, "%s grown to %lld KiB, above its max %lld", g->name, target, g->max_kib);
-        if (r->delta_kib < 0 && target < cfg->min_guest_kib)
-            fail(v, "%s shrunk to %lld KiB, below the floor %lld", g->name, target,
-                 cfg->min_guest_kib);
-        if (r->delta_kib < 0 && g->cycles_since_growth < cfg->hold_cycles)
-            fail(v, "%s shrunk %lu cycles after it grew: ping-pong", g->name,
-                 g->cycles_since_growth);
-        if (r->delta_kib < 0 && g->unresponsive)
-            fail(v, "%s shrunk though its balloon did not follow the last shrink", g->name);
-        if (llabs(r->delta_kib) < cfg->min_step_kib || r->delta_kib == 0)
-            fail(v, "%s changed by %lld KiB, under the minimum step", g->name, r->delta_kib);
-        if (r->delta_kib % 1024)
-            fail(v, "%s changed by %lld KiB, not whole MiB", g->name, r->delta_kib);
-        if (r->peer == PEER_HOST) {
-            if (r->delta_kib > 0)
-                from_host_kib += r->delta_kib;
-            continue;
-        }
-        const struct resize *back = plan_find(plan, r->peer);
-        if (!back || back->peer != r->guest || back->delta_kib != -r->delta_kib)
-            fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));
-    }
-    if (from_host_kib > 0 &&
-        snap->host_free_kib - snap->host_promised_kib - from_host_kib < cfg->host_reserve_kib)
-        fail(v, "host gives %lld KiB of %lld free (%lld promised), into its reserve", from_host_kib,
-             snap->host_free_kib, snap->host_promised_kib);
 }
 
 static void check_expected(const struct policy_case *row, const struct snapshot *snap,
