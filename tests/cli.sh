@@ -32,6 +32,9 @@ cases=(
     "unreachable URI|3|cannot connect to $unreachable: Failed to connect socket|-c|$unreachable|1"
     "unknown URI scheme|3|cannot connect to bogus:///x|-c|bogus:///x|1"
     "trace file in a missing folder|2|cannot open trace file '/nonexistent/trace'|--trace|/nonexistent/trace|-c|test:///default|1"
+    "PERIOD with a newline: still one line|2|not '1\\x0a2'|1"$'\n'"2"
+    "option with a tab quoted|2|unknown policy 'a\\x09b'|--policy|a"$'\t'"b|1"
+    "trace path that is a planted symlink|2|cannot open trace file|--trace|/proc/self/cwd|-c|test:///default|1"
     "help|0|usage: mem_coordinator [-1hnqvV] [-c uri]|-h"
     "version|0|mem_coordinator |-V"
 )
