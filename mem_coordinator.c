@@ -143,6 +143,7 @@ struct options {
     bool once;
     bool wait; /* keep going while no guest runs */
     const char *trace_path;
+    const char *metrics_path;  /* Prometheus text, rewritten each cycle */
     const char *guest_pattern; /* only guests whose names match; NULL: all */
 };
 
@@ -185,6 +186,7 @@ struct guest_history {
     } use[USE_SAMPLES];
     int use_count;
     unsigned long cycles_wasteful;
+    unsigned long grows, shrinks; /* resizes libvirt took, for the metrics */
 };
 
 struct coordinator {
@@ -195,7 +197,9 @@ struct coordinator {
     struct guest_history *history; /* the first history_known sorted by UUID */
     size_t history_count, history_known, history_capacity;
     bool host_estimate_noted;
-    unsigned long cycle;
+    unsigned long cycle;         /* cycles that read the guests */
+    unsigned long failed_cycles; /* cycles that could not */
+    unsigned long reconnects;
     struct timespec started;
 };
 
@@ -1087,6 +1091,7 @@ static bool guest_vanished(void)
 
 static void apply_resize(struct coordinator *co, const struct cycle *cycle, struct resize *r)
 {
+    struct guest_history *history;
     const struct guest *g = &cycle->snap.guests[r->guest];
     virDomainPtr dom = cycle->domains[r->guest];
     unsigned long target_kib = (unsigned long)(g->target_kib + r->delta_kib);
@@ -1102,7 +1107,12 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
         return;
     }
     r->outcome = APPLIED;
-    note_resize(&co->history[cycle->history_at[r->guest]], g, (long long)target_kib, co->cycle);
+    history = &co->history[cycle->history_at[r->guest]];
+    note_resize(history, g, (long long)target_kib, co->cycle);
+    if (r->delta_kib > 0)
+        history->grows++;
+    else
+        history->shrinks++;
 }
 
 /* Shrinks go first, so that memory a move hands over has left the donor
@@ -1210,6 +1220,21 @@ static void report_cycle(const struct coordinator *co, const struct snapshot *sn
         print_change(snap, r, co->opt.dry_run);
     }
     puts(plan->count ? "" : "  no change");
+}
+
+/* Files we write are appended to, never through a symlink planted in their
+ * place (root writes them), and are not made writable by others. */
+static FILE *open_output(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *out;
+
+    if (fd < 0)
+        return NULL;
+    out = fdopen(fd, "a");
+    if (!out)
+        close(fd);
+    return out;
 }
 
 static void json_string(FILE *out, const char *s)
@@ -1361,6 +1386,104 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     return read_host_free(co, &cycle->snap);
 }
 
+/* A label value in the Prometheus text format: \\, \" and \n escaped. */
+static void prometheus_label(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fprintf(out, "\\%c", *s);
+        else if (*s == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+static void metric_header(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP mem_coordinator_%s %s\n# TYPE mem_coordinator_%s %s\n", name, help, name,
+            type);
+}
+
+static void guest_sample(FILE *out, const char *name, const char *guest, const char *direction,
+                         long long value)
+{
+    fprintf(out, "mem_coordinator_%s{guest=\"", name);
+    prometheus_label(out, guest);
+    if (direction)
+        fprintf(out, "\",direction=\"%s", direction);
+    fprintf(out, "\"} %lld\n", value);
+}
+
+/* The Prometheus text format that node_exporter's textfile collector reads,
+ * rewritten whole each cycle: written to a temporary file, then renamed over
+ * the last, so that a scrape never sees half of it. cycle is NULL after a
+ * cycle that failed. */
+static void write_metrics(const struct coordinator *co, const struct cycle *cycle)
+{
+    const struct guest *guests = cycle ? cycle->snap.guests : NULL;
+    size_t count = cycle ? cycle->snap.count : 0, unresponsive = 0;
+    char temporary[PATH_MAX];
+    FILE *out;
+
+    if (!co->opt.metrics_path)
+        return;
+    if (snprintf(temporary, sizeof(temporary), "%s.tmp", co->opt.metrics_path) >=
+            (int)sizeof(temporary) ||
+        (unlink(temporary) < 0 && errno != ENOENT) || !(out = open_output(temporary))) {
+        warn("cannot write the metrics to '%s.tmp': %s", co->opt.metrics_path, strerror(errno));
+        return;
+    }
+    metric_header(out, "guest_balloon_bytes", "gauge", "Memory the guest's balloon leaves it.");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_balloon_bytes", guests[i].name, NULL, guests[i].actual_kib * 1024);
+    metric_header(out, "guest_target_bytes", "gauge", "Where the guest's balloon is heading.");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_target_bytes", guests[i].name, NULL, guests[i].target_kib * 1024);
+    metric_header(out, "guest_max_bytes", "gauge", "The most the guest's balloon may give it.");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_max_bytes", guests[i].name, NULL, guests[i].max_kib * 1024);
+    metric_header(out, "guest_unused_bytes", "gauge",
+                  "Free memory in the guest's last balloon statistics.");
+    for (size_t i = 0; i < count; i++)
+        if (guests[i].has_unused)
+            guest_sample(out, "guest_unused_bytes", guests[i].name, NULL,
+                         guests[i].unused_kib * 1024);
+    metric_header(out, "guest_starved", "gauge",
+                  "1 when the guest will have less unused memory than the starvation threshold.");
+    for (size_t i = 0; i < count; i++)
+        if (guests[i].has_unused)
+            guest_sample(out, "guest_starved", guests[i].name, NULL,
+                         expected_unused(&guests[i]) < co->cfg.starve_kib);
+    metric_header(out, "guest_resizes_total", "counter",
+                  "Balloon resizes libvirt took for the guest, by direction.");
+    for (size_t i = 0; i < count; i++) {
+        const struct guest_history *h = &co->history[cycle->history_at[i]];
+
+        guest_sample(out, "guest_resizes_total", guests[i].name, "grow", (long long)h->grows);
+        guest_sample(out, "guest_resizes_total", guests[i].name, "shrink", (long long)h->shrinks);
+        unresponsive += guests[i].unresponsive;
+    }
+    metric_header(out, "unresponsive_guests", "gauge",
+                  "Guests whose balloon did not follow their last resize.");
+    fprintf(out, "mem_coordinator_unresponsive_guests %zu\n", unresponsive);
+    if (cycle) {
+        metric_header(out, "host_free_bytes", "gauge",
+                      "Host memory free, in buffers or cached, on all NUMA cells.");
+        fprintf(out, "mem_coordinator_host_free_bytes %lld\n", cycle->snap.host_free_kib * 1024);
+    }
+    metric_header(out, "cycles_total", "counter", "Cycles that read the guests.");
+    fprintf(out, "mem_coordinator_cycles_total %lu\n", co->cycle);
+    metric_header(out, "failed_cycles_total", "counter", "Cycles that could not read them.");
+    fprintf(out, "mem_coordinator_failed_cycles_total %lu\n", co->failed_cycles);
+    metric_header(out, "reconnects_total", "counter", "Connections to libvirt opened anew.");
+    fprintf(out, "mem_coordinator_reconnects_total %lu\n", co->reconnects);
+    metric_header(out, "last_cycle_timestamp_seconds", "gauge", "When the last cycle ended.");
+    fprintf(out, "mem_coordinator_last_cycle_timestamp_seconds %lld\n", (long long)time(NULL));
+    if (fclose(out) == EOF || rename(temporary, co->opt.metrics_path) < 0)
+        warn("cannot write the metrics to '%s': %s", co->opt.metrics_path, strerror(errno));
+}
+
 /* One cycle: read, decide, apply, report. */
 static enum cycle_result run_cycle(struct coordinator *co)
 {
@@ -1381,8 +1504,13 @@ static enum cycle_result run_cycle(struct coordinator *co)
     cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
     report_cycle(co, &cycle.snap, &cycle.plan);
     trace_cycle(co, &cycle);
+    write_metrics(co, &cycle);
     result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
 cleanup:
+    if (result == CYCLE_FAILED) {
+        co->failed_cycles++;
+        write_metrics(co, NULL);
+    }
     free_cycle(&cycle);
     return result;
 }
@@ -1393,7 +1521,8 @@ static void print_usage(FILE *out)
 {
     fprintf(out, "usage: " PROGRAM " [-1hnqvV] [-c uri] [-s MiB] [-w MiB] [--policy name]\n"
                  "                       [--host-reserve MiB] [--min-guest MiB] [--min-step MiB]\n"
-                 "                       [--guests pattern] [--trace file] [--wait] period\n");
+                 "                       [--guests pattern] [--trace file] [--metrics file]\n"
+                 "                       [--wait] period\n");
 }
 
 static void print_help(void)
@@ -1414,6 +1543,7 @@ static void print_help(void)
            "                         pattern; others are neither read nor resized\n"
            "      --wait             keep running while no guest runs\n"
            "      --trace FILE       append one JSON line per cycle to FILE\n"
+           "      --metrics FILE     rewrite FILE each cycle in Prometheus's text format\n"
            "  -q, --quiet            print warnings only\n"
            "  -v, --verbose          print the guests each cycle; twice: libvirt calls too\n"
            "  -h, --help             print this help\n"
@@ -1483,6 +1613,7 @@ enum long_only_option {
     OPT_WAIT,
     OPT_TRACE,
     OPT_GUESTS,
+    OPT_METRICS,
 };
 
 static void parse_options(int argc, char **argv, struct options *opt, struct config *cfg)
@@ -1500,6 +1631,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         {"wait", no_argument, NULL, OPT_WAIT},
         {"trace", required_argument, NULL, OPT_TRACE},
         {"guests", required_argument, NULL, OPT_GUESTS},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -1545,6 +1677,9 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
             break;
         case OPT_TRACE:
             opt->trace_path = optarg;
+            break;
+        case OPT_METRICS:
+            opt->metrics_path = optarg;
             break;
         case OPT_GUESTS:
             opt->guest_pattern = optarg;
@@ -1645,21 +1780,6 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
     }
 }
 
-/* Files we write are appended to, never through a symlink planted in their
- * place (root writes them), and are not made writable by others. */
-static FILE *open_output(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    FILE *out;
-
-    if (fd < 0)
-        return NULL;
-    out = fdopen(fd, "a");
-    if (!out)
-        close(fd);
-    return out;
-}
-
 static const char *uri_name(const char *uri)
 {
     return uri ? uri : "libvirt's default URI";
@@ -1689,6 +1809,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
         if (conn) {
             virConnectClose(co->conn);
             co->conn = conn;
+            co->reconnects++;
             info("reconnected to %s", uri_name(co->opt.uri));
             break;
         }

@@ -68,6 +68,22 @@ bounded "$program" -c "$four" --once -q --trace "$scratch/mode.json" 1 >/dev/nul
 expect "program: the trace is not writable by others" "$(stat -c %A "$scratch/mode.json")" \
     test -z "$(find "$scratch/mode.json" -perm /022)"
 
+# --metrics: Prometheus's text format, read by Prometheus's own parser
+# (python3-prometheus-client), each figure as the same cycle's trace has it.
+if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+    bounded "$program" -c "$four" --once -q --metrics "$scratch/m.prom" --trace "$scratch/m.json" 1 \
+        >"$scratch/m.out" 2>&1
+    expect "program: --metrics writes what the trace says, in Prometheus's format" \
+        "$(cat "$scratch/m.out"; "$top/tests/check_metrics.py" "$scratch/m.prom" "$scratch/m.json" 2>&1)" \
+        "$top/tests/check_metrics.py" "$scratch/m.prom" "$scratch/m.json"
+    expect "program: --metrics leaves no temporary file" "$(ls "$scratch"/m.prom*)" \
+        test ! -e "$scratch/m.prom.tmp"
+else
+    not_ok "program: --metrics writes what the trace says, in Prometheus's format" \
+        "python3-prometheus-client is not installed"
+    not_ok "program: --metrics leaves no temporary file" "python3-prometheus-client is not installed"
+fi
+
 # Dry run: decides, reports, changes nothing.
 bounded "$program" -c "$four" --once -n --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
