@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,9 +49,10 @@
 #define PROGRAM              "mem_coordinator"
 #define MAX_PERIOD           86400      /* s: a day; longer is surely a typo */
 #define MAX_MIB              16777216LL /* MiB: 16 TiB, the bound for any size flag */
-#define MIN_GUEST_FLOOR      64   /* MiB: --min-guest below this would starve any Linux guest */
-#define STATS_GRACE_CYCLES   3    /* cycles a guest may lack statistics before we say so */
-#define BALLOON_STUCK_CYCLES 3    /* cycles a balloon may stand short of its target */
+#define MIN_GUEST_FLOOR      64 /* MiB: --min-guest below this would starve any Linux guest */
+#define STATS_GRACE_CYCLES   3  /* cycles a guest may lack statistics before we say so */
+#define BALLOON_STUCK_CYCLES 3  /* cycles a balloon may stand short of its target */
+#define LOCK_DIR             "/run/mem_coordinator" /* root's; others use $XDG_RUNTIME_DIR */
 #define ARRIVED_KIB          2048 /* KiB: a balloon this close to its target is there */
 #define UNRESPONSIVE_BACKOFF 10   /* cycles: first wait before a stuck balloon is asked again */
 #define UNRESPONSIVE_MAX     320  /* cycles: the longest such wait */
@@ -64,6 +67,7 @@ enum exit_status {
     EXIT_RUNTIME = 1, /* libvirt failed while running */
     EXIT_USAGE = 2,   /* bad command line */
     EXIT_CONNECT = 3, /* could not connect to libvirt */
+    EXIT_LOCKED = 4,  /* another coordinator balances the same libvirt */
 };
 
 /* Types */
@@ -1553,8 +1557,9 @@ static void print_help(void)
            MIN_GUEST_MEMORY, MIN_GUEST_FLOOR, MIN_STEP);
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
         printf("  %-22s %s\n", policies[i].name, policies[i].summary);
-    printf("\nexit status: %d done, %d libvirt failed, %d bad usage, %d cannot connect\n", EXIT_OK,
-           EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT);
+    printf("\nexit status: %d done, %d libvirt failed, %d bad usage, %d cannot connect,\n"
+           "             %d another coordinator balances the same libvirt\n",
+           EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT, EXIT_LOCKED);
 }
 
 /* A command-line argument fit to quote in a one-line message: control
@@ -1780,6 +1785,46 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
     }
 }
 
+/* Two coordinators resizing the same balloons fight over them, each undoing
+ * the other: one per libvirt connection, held by an flock on a file named
+ * for the connection's URI, released when the process ends however it ends.
+ * The file holds the holder's pid, for the message. Exits if it is held. */
+static void lock_connection(virConnectPtr conn)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+    char dir[PATH_MAX / 2], path[PATH_MAX], holder[32] = "?";
+    char *uri = virConnectGetURI(conn);
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    size_t at;
+    int fd;
+    ssize_t length;
+
+    if (geteuid() == 0)
+        snprintf(dir, sizeof(dir), "%s", LOCK_DIR);
+    else if (runtime && *runtime)
+        snprintf(dir, sizeof(dir), "%s/mem_coordinator", runtime);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/mem_coordinator-%u", (unsigned)geteuid());
+    at = (size_t)snprintf(path, sizeof(path), "%s/", dir);
+    for (const char *c = uri ? uri : "default"; *c && at < sizeof(path) - 8; c++)
+        path[at++] = strchr(safe, *c) ? *c : '_';
+    snprintf(path + at, sizeof(path) - at, ".lock");
+    if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
+        (fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+        die(EXIT_RUNTIME, "cannot open the lock %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        length = pread(fd, holder, sizeof(holder) - 1, 0);
+        holder[length > 0 ? length : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        die(EXIT_LOCKED, "another coordinator (pid %s) already balances %s (lock %s)", holder,
+            uri ? uri : "libvirt's default URI", path);
+    }
+    length = snprintf(holder, sizeof(holder), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)length, 0) != length)
+        debug("cannot write the pid into the lock %s: %s", path, strerror(errno));
+    free(uri); /* the descriptor stays open, and the lock held, until exit */
+}
+
 static const char *uri_name(const char *uri)
 {
     return uri ? uri : "libvirt's default URI";
@@ -1842,6 +1887,7 @@ int main(int argc, char **argv)
     }
     co.cfg.period_s = co.opt.period_s;
     co.conn = connect_libvirt(co.opt.uri);
+    lock_connection(co.conn);
     clock_gettime(CLOCK_MONOTONIC, &co.started);
     deadline = co.started;
 

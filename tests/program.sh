@@ -84,6 +84,22 @@ else
     not_ok "program: --metrics leaves no temporary file" "python3-prometheus-client is not installed"
 fi
 
+# One coordinator per libvirt connection: a second refuses with status 4
+# while the first runs, and starts once it has gone.
+"$program" -c "$four" -q --wait 1 >/dev/null 2>&1 &
+first=$!
+sleep 1
+bounded "$program" -c "$four" -q --once 1 >"$scratch/second.out" 2>&1
+second=$?
+kill -TERM "$first" 2>/dev/null
+wait_for_exit "$first" 5
+bounded "$program" -c "$four" -q --once 1 >/dev/null 2>&1
+third=$?
+expect "program: a second coordinator for the same libvirt refuses with status 4, and says who holds it" \
+    "status $second: $(cat "$scratch/second.out")" \
+    test "$second" = 4 -a -n "$(grep "another coordinator (pid $first) already balances" "$scratch/second.out")"
+expect "program: the lock goes with the coordinator that held it" "status $third" test "$third" = 0
+
 # Dry run: decides, reports, changes nothing.
 bounded "$program" -c "$four" --once -n --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
