@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -148,6 +149,7 @@ struct options {
     bool wait; /* keep going while no guest runs */
     const char *trace_path;
     const char *metrics_path;  /* Prometheus text, rewritten each cycle */
+    bool syslog;               /* messages to syslog(3) once the command line is read */
     const char *guest_pattern; /* only guests whose names match; NULL: all */
 };
 
@@ -752,9 +754,16 @@ static enum balloon_event see_guest(struct guest_history *h, const struct balloo
 
 static int verbosity = 1; /* 0: -q, 1: default, 2: -v (guest table), 3: -vv (libvirt calls) */
 
-/* One line on stderr: "mem_coordinator: KIND MESSAGE TAIL". */
-static void complain(const char *kind, const char *tail, const char *fmt, va_list ap)
+static bool to_syslog; /* --syslog: messages go to syslog(3), the journal under systemd */
+
+/* One line on stderr: "mem_coordinator: KIND MESSAGE TAIL"; with --syslog,
+ * at the priority given. */
+static void complain(int priority, const char *kind, const char *tail, const char *fmt, va_list ap)
 {
+    if (to_syslog) {
+        vsyslog(priority, fmt, ap);
+        return;
+    }
     fflush(stdout);
     fprintf(stderr, PROGRAM ": %s", kind);
     vfprintf(stderr, fmt, ap);
@@ -766,7 +775,7 @@ __attribute__((format(printf, 2, 3), noreturn)) static void die(int status, cons
     va_list ap;
 
     va_start(ap, fmt);
-    complain("", "", fmt, ap);
+    complain(LOG_ERR, "", "", fmt, ap);
     va_end(ap);
     exit(status);
 }
@@ -776,7 +785,7 @@ __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    complain("warning: ", "", fmt, ap);
+    complain(LOG_WARNING, "warning: ", "", fmt, ap);
     va_end(ap);
 }
 
@@ -784,6 +793,10 @@ static void say(int level, const char *fmt, va_list ap)
 {
     if (verbosity < level)
         return;
+    if (to_syslog) {
+        vsyslog(level >= 3 ? LOG_DEBUG : LOG_INFO, fmt, ap);
+        return;
+    }
     vprintf(fmt, ap);
     putchar('\n');
 }
@@ -1167,20 +1180,22 @@ static const char *outcome_name(enum outcome outcome, bool dry_run)
 }
 
 /* "+300 MiB (host)", "-256 MiB (to vm1)", "+256 MiB (from vm3)" */
-static void print_change(const struct snapshot *snap, const struct resize *r, bool dry_run)
+static void print_change(FILE *out, const struct snapshot *snap, const struct resize *r,
+                         bool dry_run)
 {
     const char *peer = r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
 
-    printf("%+lld MiB (%s%s)", mib(r->delta_kib),
-           r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer);
+    fprintf(out, "%+lld MiB (%s%s)", mib(r->delta_kib),
+            r->delta_kib > 0 ? (r->peer == PEER_HOST ? "" : "from ") : "to ", peer);
     if (r->outcome != APPLIED)
-        printf(" [%s]", outcome_name(r->outcome, dry_run));
+        fprintf(out, " [%s]", outcome_name(r->outcome, dry_run));
 }
 
-static void print_guest_table(const struct snapshot *snap, const struct plan *plan, bool dry_run)
+static void print_guest_table(FILE *out, const struct snapshot *snap, const struct plan *plan,
+                              bool dry_run)
 {
-    printf("  %-20s %8s %8s %8s %8s %8s  %s\n", "guest", "actual", "target", "unused", "coming",
-           "max", "MiB");
+    fprintf(out, "  %-20s %8s %8s %8s %8s %8s  %s\n", "guest", "actual", "target", "unused",
+            "coming", "max", "MiB");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct resize *r = plan_find(plan, i);
@@ -1188,42 +1203,54 @@ static void print_guest_table(const struct snapshot *snap, const struct plan *pl
 
         if (g->has_unused)
             snprintf(unused, sizeof(unused), "%lld", mib(g->unused_kib));
-        printf("  %-20s %8lld %8lld %8s %+8lld %8lld", g->name, mib(g->actual_kib),
-               mib(g->target_kib), unused, mib(g->coming_kib), mib(g->max_kib));
+        fprintf(out, "  %-20s %8lld %8lld %8s %+8lld %8lld", g->name, mib(g->actual_kib),
+                mib(g->target_kib), unused, mib(g->coming_kib), mib(g->max_kib));
         if (r) {
-            fputs("  ", stdout);
-            print_change(snap, r, dry_run);
+            fputs("  ", out);
+            print_change(out, snap, r, dry_run);
         } else if (g->settling) {
-            fputs("  settling", stdout);
+            fputs("  settling", out);
         } else if (g->unresponsive) {
-            fputs("  unresponsive", stdout);
+            fputs("  unresponsive", out);
         }
-        putchar('\n');
+        fputc('\n', out);
     }
 }
 
-/* One line a cycle: the time, the guests, the host, and what moved. */
+/* One line a cycle: the time, the guests, the host, and what moved; -v
+ * puts the guest table above it. Written whole, then said line by line, so
+ * that syslog gets lines too. */
 static void report_cycle(const struct coordinator *co, const struct snapshot *snap,
                          const struct plan *plan)
 {
-    char clock[16];
+    char clock[16], *text = NULL, *line, *rest;
+    size_t length = 0;
     time_t now = time(NULL);
     struct tm local;
+    FILE *out;
 
-    if (verbosity < 1)
+    if (verbosity < 1 || !(out = open_memstream(&text, &length)))
         return;
     if (verbosity >= 2)
-        print_guest_table(snap, plan, co->opt.dry_run);
-    strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &local));
-    printf("%s  %zu guest%s  host %lld MiB free", clock, snap->count, snap->count == 1 ? "" : "s",
-           mib(snap->host_free_kib));
+        print_guest_table(out, snap, plan, co->opt.dry_run);
+    /* syslog stamps its lines itself. */
+    if (!to_syslog) {
+        strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &local));
+        fprintf(out, "%s  ", clock);
+    }
+    fprintf(out, "%zu guest%s  host %lld MiB free", snap->count, snap->count == 1 ? "" : "s",
+            mib(snap->host_free_kib));
     for (size_t i = 0; i < plan->count; i++) {
         const struct resize *r = &plan->resizes[i];
 
-        printf("  %s ", snap->guests[r->guest].name);
-        print_change(snap, r, co->opt.dry_run);
+        fprintf(out, "  %s ", snap->guests[r->guest].name);
+        print_change(out, snap, r, co->opt.dry_run);
     }
-    puts(plan->count ? "" : "  no change");
+    fputs(plan->count ? "" : "  no change", out);
+    if (fclose(out) == 0)
+        for (line = strtok_r(text, "\n", &rest); line; line = strtok_r(NULL, "\n", &rest))
+            info("%s", line);
+    free(text);
 }
 
 /* Files we write are appended to, never through a symlink planted in their
@@ -1526,7 +1553,7 @@ static void print_usage(FILE *out)
     fprintf(out, "usage: " PROGRAM " [-1hnqvV] [-c uri] [-s MiB] [-w MiB] [--policy name]\n"
                  "                       [--host-reserve MiB] [--min-guest MiB] [--min-step MiB]\n"
                  "                       [--guests pattern] [--trace file] [--metrics file]\n"
-                 "                       [--wait] period\n");
+                 "                       [--syslog] [--wait] period\n");
 }
 
 static void print_help(void)
@@ -1548,6 +1575,7 @@ static void print_help(void)
            "      --wait             keep running while no guest runs\n"
            "      --trace FILE       append one JSON line per cycle to FILE\n"
            "      --metrics FILE     rewrite FILE each cycle in Prometheus's text format\n"
+           "      --syslog           send messages to syslog (the journal), not the terminal\n"
            "  -q, --quiet            print warnings only\n"
            "  -v, --verbose          print the guests each cycle; twice: libvirt calls too\n"
            "  -h, --help             print this help\n"
@@ -1586,7 +1614,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const ch
     va_list ap;
 
     va_start(ap, fmt);
-    complain("", " (see -h)", fmt, ap);
+    complain(LOG_ERR, "", " (see -h)", fmt, ap);
     va_end(ap);
     exit(EXIT_USAGE);
 }
@@ -1619,6 +1647,7 @@ enum long_only_option {
     OPT_TRACE,
     OPT_GUESTS,
     OPT_METRICS,
+    OPT_SYSLOG,
 };
 
 static void parse_options(int argc, char **argv, struct options *opt, struct config *cfg)
@@ -1637,6 +1666,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         {"trace", required_argument, NULL, OPT_TRACE},
         {"guests", required_argument, NULL, OPT_GUESTS},
         {"metrics", required_argument, NULL, OPT_METRICS},
+        {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -1683,6 +1713,9 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         case OPT_TRACE:
             opt->trace_path = optarg;
             break;
+        case OPT_SYSLOG:
+            opt->syslog = true;
+            break;
         case OPT_METRICS:
             opt->metrics_path = optarg;
             break;
@@ -1720,32 +1753,38 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
 
 /* Main loop */
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reopen_requested, cycle_requested;
 
-static void request_stop(int signo)
+static void handle_signal(int signo)
 {
-    (void)signo;
-    stop_requested = 1;
+    if (signo == SIGHUP)
+        reopen_requested = 1;
+    else if (signo == SIGUSR1)
+        cycle_requested = 1;
+    else
+        stop_requested = 1;
 }
 
-/* SIGINT and SIGTERM stay blocked but while we sleep, so a signal can never
- * slip in between checking the flag and going to sleep. Returns the mask to
- * sleep with. */
+/* SIGINT and SIGTERM stop, SIGHUP reopens the trace (log rotation), SIGUSR1
+ * runs a cycle at once. All stay blocked but while we sleep, so a signal can
+ * never slip in between checking its flag and going to sleep. Returns the
+ * mask to sleep with. */
 static sigset_t install_signal_handlers(void)
 {
-    struct sigaction action = {.sa_handler = request_stop}; /* no SA_RESTART */
-    sigset_t stopping, sleeping;
+    static const int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+    struct sigaction action = {.sa_handler = handle_signal}; /* no SA_RESTART */
+    sigset_t blocked, sleeping;
 
     sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    sigemptyset(&blocked);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+        sigaction(handled[i], &action, NULL);
+        sigaddset(&blocked, handled[i]);
+    }
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&stopping);
-    sigaddset(&stopping, SIGINT);
-    sigaddset(&stopping, SIGTERM);
-    sigprocmask(SIG_BLOCK, &stopping, &sleeping);
-    sigdelset(&sleeping, SIGINT);
-    sigdelset(&sleeping, SIGTERM);
+    sigprocmask(SIG_BLOCK, &blocked, &sleeping);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigdelset(&sleeping, handled[i]);
     return sleeping;
 }
 
@@ -1766,14 +1805,15 @@ static void advance_deadline(struct timespec *deadline, int period_s)
         *deadline = now;
 }
 
-/* Sleep until the deadline on CLOCK_MONOTONIC or a stop signal. */
+/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more. */
 static void sleep_until(const struct timespec *deadline, const sigset_t *sleeping_mask)
 {
     struct timespec now, left;
 
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (stop_requested || !timespec_before(&now, deadline))
+        if (stop_requested || cycle_requested || reopen_requested ||
+            !timespec_before(&now, deadline))
             return;
         left.tv_sec = deadline->tv_sec - now.tv_sec;
         left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
@@ -1867,6 +1907,41 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
     clock_gettime(CLOCK_MONOTONIC, deadline);
 }
 
+/* After logrotate moved the trace away: a new one at the same path. */
+static void reopen_trace(struct coordinator *co)
+{
+    if (!co->opt.trace_path)
+        return;
+    if (co->trace)
+        fclose(co->trace);
+    co->trace = open_output(co->opt.trace_path);
+    if (co->trace)
+        info("reopened the trace %s", co->opt.trace_path);
+    else
+        warn("cannot reopen the trace '%s': %s; not tracing", quotable(co->opt.trace_path),
+             strerror(errno));
+}
+
+/* Sleep until the next cycle is due: reopen the trace on SIGHUP meanwhile,
+ * and make the cycle due at once on SIGUSR1. */
+static void wait_for_next_cycle(struct coordinator *co, struct timespec *deadline,
+                                const sigset_t *sleeping_mask)
+{
+    for (;;) {
+        sleep_until(deadline, sleeping_mask);
+        if (reopen_requested) {
+            reopen_requested = 0;
+            reopen_trace(co);
+            continue;
+        }
+        if (cycle_requested) {
+            cycle_requested = 0;
+            clock_gettime(CLOCK_MONOTONIC, deadline);
+        }
+        return;
+    }
+}
+
 #ifndef MEM_COORDINATOR_NO_MAIN
 int main(int argc, char **argv)
 {
@@ -1876,6 +1951,10 @@ int main(int argc, char **argv)
     sigset_t sleeping_mask;
 
     parse_options(argc, argv, &co.opt, &co.cfg);
+    if (co.opt.syslog) {
+        openlog(PROGRAM, LOG_PID, LOG_DAEMON);
+        to_syslog = true;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     sleeping_mask = install_signal_handlers();
     virSetErrorFunc(NULL, ignore_libvirt_error);
@@ -1909,7 +1988,7 @@ int main(int argc, char **argv)
         if (co.opt.once)
             break;
         advance_deadline(&deadline, co.opt.period_s);
-        sleep_until(&deadline, &sleeping_mask);
+        wait_for_next_cycle(&co, &deadline, &sleeping_mask);
     }
     if (stop_requested)
         info("stopping on signal");

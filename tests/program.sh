@@ -146,6 +146,55 @@ expect "program: a signal wakes a long sleep" \
     "running when signalled: $sent; status $status after $((SECONDS - started)) s" \
     test "$sent" = yes -a "$status" = 0 -a $((SECONDS - started)) -le 2
 
+# SIGUSR1 runs a cycle at once; SIGHUP reopens the trace after a rotation.
+"$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
+pid=$!
+sleep 1
+kill -USR1 "$pid"
+sleep 1
+mv "$scratch/rotate.json" "$scratch/rotate.json.1"
+kill -HUP "$pid"
+sleep 0.5
+kill -USR1 "$pid"
+sleep 1
+kill -TERM "$pid"
+wait_for_exit "$pid" 5
+expect "program: SIGUSR1 runs a cycle at once, not a period later" \
+    "$(jq -c '[.cycle, .t]' "$scratch/rotate.json.1" 2>&1)" \
+    test "$(jq -s 'length' "$scratch/rotate.json.1")" = 2
+expect "program: SIGHUP reopens the trace, and the next cycle goes to the new one" \
+    "$(cat "$scratch/rotate.json" 2>&1)" \
+    test "$(jq -s '[.[].cycle]' -c "$scratch/rotate.json" 2>/dev/null)" = "[3]"
+
+# --syslog: the cycle's line and the notes go to syslog, none to the
+# terminal. The test plays the syslog daemon on /dev/log where none runs.
+if [ -e /dev/log ]; then
+    ok "program: --syslog sends the cycle's line to syslog # SKIP /dev/log belongs to a running syslog daemon"
+else
+    /usr/bin/python3 - "$scratch/syslog.txt" <<'PYTHON' &
+import os, socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind("/dev/log")
+listener.settimeout(3)
+try:
+    with open(sys.argv[1], "w", encoding="utf-8") as out:
+        while True:
+            out.write(listener.recv(4096).decode(errors="replace") + "\n")
+            out.flush()
+except socket.timeout:
+    pass
+finally:
+    os.unlink("/dev/log")
+PYTHON
+    listener=$!
+    for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+    bounded "$program" -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
+    wait "$listener"
+    expect "program: --syslog sends the cycle's line to syslog, nothing to the terminal" \
+        "terminal: $(cat "$scratch/syslog.out"); syslog: $(cat "$scratch/syslog.txt" 2>&1)" \
+        test ! -s "$scratch/syslog.out" -a -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 3 guests  host [0-9]+ MiB free  vm-big -256 MiB \(to vm-small\)' "$scratch/syslog.txt")"
+fi
+
 # No running guest: it stops, unless --wait.
 off="test://$nodes/all_off.xml"
 bounded "$program" -c "$off" 1 >"$scratch/off.out" 2>&1
