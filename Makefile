@@ -3,6 +3,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS ?= -O2 -g
@@ -73,9 +74,13 @@ format:
 install: $(PROGRAM)
 	install -D -m 755 $(PROGRAM) $(DESTDIR)$(BINDIR)/mem_coordinator
 	install -D -m 644 mem_coordinator.1 $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' mem_coordinator.service >$(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/mem_coordinator.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1
+	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1 \
+		$(DESTDIR)$(UNITDIR)/mem_coordinator.service
 
 clean:
 	rm -rf bin

@@ -225,9 +225,22 @@ fi
 # make install and uninstall honour DESTDIR and PREFIX.
 root="$scratch/root"
 make -s -C "$top" install DESTDIR="$root" PREFIX=/usr >"$scratch/install.out" 2>&1
-expect "program: make install puts the program and its man page under DESTDIR/PREFIX" \
+unit="$root/usr/lib/systemd/system/mem_coordinator.service"
+expect "program: make install puts the program, its man page and its unit under DESTDIR/PREFIX" \
     "$(cat "$scratch/install.out"; find "$root" -type f)" \
-    test -x "$root/usr/bin/mem_coordinator" -a -f "$root/usr/share/man/man1/mem_coordinator.1"
+    test -x "$root/usr/bin/mem_coordinator" -a -f "$root/usr/share/man/man1/mem_coordinator.1" \
+    -a -n "$(grep -s '^ExecStart=/usr/bin/mem_coordinator ' "$unit")"
+# The unit as systemd reads it, pointed at the program where DESTDIR put it.
+if command -v systemd-analyze >/dev/null; then
+    sed "s|^ExecStart=/usr/bin/|ExecStart=$root/usr/bin/|" "$unit" >"$scratch/mem_coordinator.service"
+    verified=$(MANPATH="$root/usr/share/man" systemd-analyze verify "$scratch/mem_coordinator.service" 2>&1)
+    status=$?
+    expect "program: systemd-analyze verify finds nothing to say about the unit" \
+        "status $status: $verified" test "$status" = 0 -a -z "$verified"
+else
+    not_ok "program: systemd-analyze verify finds nothing to say about the unit" \
+        "systemd-analyze is not installed (Debian's systemd package)"
+fi
 make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >/dev/null 2>&1
 expect "program: make uninstall takes them away" "$(find "$root" -type f)" \
     test -z "$(find "$root" -type f)"
