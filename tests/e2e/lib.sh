@@ -42,7 +42,7 @@ e2e_deadline() {
 # What building and running real guests takes, from Debian's archive.
 # shellcheck disable=SC2034 # used by the scripts that source this
 e2e_packages=(gcc make pkg-config libvirt-dev libvirt-daemon-system libvirt-clients
-    qemu-system-x86 busybox-static cpio jq)
+    qemu-system-x86 busybox-static cpio jq iproute2)
 
 # e2e_install_packages PACKAGE...: install those not installed yet (as root).
 e2e_install_packages() {
@@ -89,6 +89,29 @@ e2e_libvirtd_up() {
         fi
         sleep 0.2
     done
+}
+
+# e2e_libvirtd_restart [CONF]: stop libvirtd (by its pid file) and start it
+# again, listening as CONF says when one is given (libvirtd --listen -f).
+# Guests keep running meanwhile.
+e2e_libvirtd_restart() {
+    local pid deadline
+
+    pid=$(cat /run/libvirtd.pid 2>/dev/null)
+    if [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; then
+        deadline=$(e2e_deadline 30)
+        while kill -0 "$pid" 2>/dev/null; do
+            if e2e_deadline_passed "$deadline"; then
+                e2e_log "libvirtd (pid $pid) did not stop"
+                return 1
+            fi
+            sleep 0.2
+        done
+    fi
+    if [[ -n ${1:-} ]]; then
+        libvirtd -d --listen -f "$1" || { e2e_log "libvirtd --listen -f $1 did not start"; return 1; }
+    fi
+    e2e_libvirtd_up
 }
 
 # e2e_console_file NAME: where the serial console of guest NAME is written.
