@@ -1951,6 +1951,13 @@ int main(int argc, char **argv)
     sigset_t sleeping_mask;
 
     parse_options(argc, argv, &co.opt, &co.cfg);
+    if (co.opt.trace_path) {
+        co.trace = open_output(co.opt.trace_path);
+        if (!co.trace)
+            usage_error("cannot open trace file '%s': %s", quotable(co.opt.trace_path),
+                        strerror(errno));
+    }
+    /* From here on, with --syslog, the journal hears what goes wrong. */
     if (co.opt.syslog) {
         openlog(PROGRAM, LOG_PID, LOG_DAEMON);
         to_syslog = true;
@@ -1958,12 +1965,6 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     sleeping_mask = install_signal_handlers();
     virSetErrorFunc(NULL, ignore_libvirt_error);
-    if (co.opt.trace_path) {
-        co.trace = open_output(co.opt.trace_path);
-        if (!co.trace)
-            usage_error("cannot open trace file '%s': %s", quotable(co.opt.trace_path),
-                        strerror(errno));
-    }
     co.cfg.period_s = co.opt.period_s;
     co.conn = connect_libvirt(co.opt.uri);
     lock_connection(co.conn);
