@@ -149,14 +149,21 @@ expect "program: a signal wakes a long sleep" \
 # SIGUSR1 runs a cycle at once; SIGHUP reopens the trace after a rotation.
 "$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
 pid=$!
-sleep 1
+# trace_lines FILE N: wait up to 10 s until FILE has N lines.
+trace_lines() {
+    for _ in $(seq 100); do
+        [ "$(wc -l <"$1" 2>/dev/null)" = "$2" ] && return
+        sleep 0.1
+    done
+}
+trace_lines "$scratch/rotate.json" 1 # its handlers are in place
 kill -USR1 "$pid"
-sleep 1
+trace_lines "$scratch/rotate.json" 2
 mv "$scratch/rotate.json" "$scratch/rotate.json.1"
 kill -HUP "$pid"
 sleep 0.5
 kill -USR1 "$pid"
-sleep 1
+trace_lines "$scratch/rotate.json" 1
 kill -TERM "$pid"
 wait_for_exit "$pid" 5
 expect "program: SIGUSR1 runs a cycle at once, not a period later" \
