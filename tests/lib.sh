@@ -24,6 +24,14 @@ bounded() {
     timeout -k 5 30 "$@"
 }
 
+# trace_lines FILE N: wait up to 10 s until FILE has N lines.
+trace_lines() {
+    for _ in $(seq 100); do
+        [ "$(wc -l <"$1" 2>/dev/null)" = "$2" ] && return
+        sleep 0.1
+    done
+}
+
 # Wait up to $2 seconds for process $1 to end; its exit status, or 124.
 wait_for_exit() {
     local pid=$1 deadline=$((SECONDS + $2))

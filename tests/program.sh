@@ -86,9 +86,9 @@ fi
 
 # One coordinator per libvirt connection: a second refuses with status 4
 # while the first runs, and starts once it has gone.
-"$program" -c "$four" -q --wait 1 >/dev/null 2>&1 &
+"$program" -c "$four" -q --wait --trace "$scratch/first.json" 1 >/dev/null 2>&1 &
 first=$!
-sleep 1
+trace_lines "$scratch/first.json" 1 # it holds the lock before its first cycle
 bounded "$program" -c "$four" -q --once 1 >"$scratch/second.out" 2>&1
 second=$?
 kill -TERM "$first" 2>/dev/null
@@ -149,13 +149,6 @@ expect "program: a signal wakes a long sleep" \
 # SIGUSR1 runs a cycle at once; SIGHUP reopens the trace after a rotation.
 "$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
 pid=$!
-# trace_lines FILE N: wait up to 10 s until FILE has N lines.
-trace_lines() {
-    for _ in $(seq 100); do
-        [ "$(wc -l <"$1" 2>/dev/null)" = "$2" ] && return
-        sleep 0.1
-    done
-}
 trace_lines "$scratch/rotate.json" 1 # its handlers are in place
 kill -USR1 "$pid"
 trace_lines "$scratch/rotate.json" 2
