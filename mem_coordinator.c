@@ -726,6 +726,13 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
         (h->use[n - 1].used_kib - h->use[n - 2].used_kib) / (h->use[n - 1].at - h->use[n - 2].at));
 }
 
+/* What a guest's growth under way will still draw from the host: libvirt's
+ * balloon size up to its target. */
+static long long growth_under_way(const struct guest *g)
+{
+    return max_ll(0, g->target_kib - g->actual_kib);
+}
+
 /* A guest as the policy should see it, from this cycle's reading: through
  * the balloon model and the rate of use, or sitting out while its figures
  * make no sense (*nonsense says why). g->name is the caller's. */
@@ -995,12 +1002,13 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
 }
 
 /* Read one guest into g and r, its history's index into *at; false when it
- * vanished while we looked. */
-static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, struct guest *g,
-                       struct balloon_reading *r, size_t *at)
+ * vanished while we looked. now: when the cycle read the guests, s since the
+ * epoch. */
+static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, long long now,
+                       struct guest *g, struct balloon_reading *r, size_t *at)
 {
     struct guest_history *history;
-    long long now = (long long)time(NULL), sent_to_kib;
+    long long sent_to_kib;
     enum balloon_event event;
     const char *nonsense;
 
@@ -1383,6 +1391,7 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
             ? read_matching_stats(co, &cycle->records)
             : virConnectGetAllDomainStats(co->conn, VIR_DOMAIN_STATS_BALLOON, &cycle->records,
                                           VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
+    long long now = (long long)time(NULL);
 
     if (found < 0) {
         warn("cannot read the guests' statistics: %s", virGetLastErrorMessage());
@@ -1405,12 +1414,11 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     for (int i = 0; i < found; i++) {
         size_t n = cycle->snap.count;
 
-        if (!read_guest(co, cycle->records[i], &cycle->guests[n], &cycle->readings[n],
+        if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
                         &cycle->history_at[n]))
             continue;
         cycle->domains[n] = cycle->records[i]->dom;
-        cycle->snap.host_promised_kib +=
-            max_ll(0, cycle->guests[n].target_kib - cycle->guests[n].actual_kib);
+        cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
         cycle->snap.count++;
     }
     cycle->snap.guests = cycle->guests;

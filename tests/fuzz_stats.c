@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     r.actual_kib = r.max_kib = 1;
                 guests[i].name = names[i];
                 see_guest(&scratch[i], &r, &cfg, cycle, now, &guests[i], &nonsense);
-                snap.host_promised_kib += max_ll(0, guests[i].target_kib - guests[i].actual_kib);
+                snap.host_promised_kib += growth_under_way(&guests[i]);
             }
             policies[p].plan(&snap, &cfg, &plan);
             check_rules(&snap, &cfg, &plan, &v);

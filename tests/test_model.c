@@ -410,7 +410,7 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
             if (nonsense)
                 fail(&v, "%s, cycle %lu: %s taken for nonsense (%s)", file, cycle,
                      replayed[i]->name, nonsense);
-            snap.host_promised_kib += max_ll(0, guests[i].target_kib - guests[i].actual_kib);
+            snap.host_promised_kib += growth_under_way(&guests[i]);
         }
         policy->plan(&snap, &cfg, &plan);
         for (size_t i = 0; i < plan.count; i++) {
