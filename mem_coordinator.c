@@ -61,6 +61,7 @@
 #define BALLOON_LAG_S        2    /* s: statistics' age plus a balloon's move, beyond the period */
 #define RETURN_AFTER_CYCLES  3    /* cycles above WASTE_THRESHOLD before adaptive takes back */
 #define RETURN_STEP          256  /* MiB: the most adaptive takes back from a guest a cycle */
+#define STALE_STATS_S        30   /* s: older statistics (and older than 3 periods) are not used */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -613,6 +614,20 @@ static const char *nonsense_in(const struct balloon_reading *r, long long now)
     return NULL;
 }
 
+/* Statistics a guest stopped sending (its balloon driver gone, its period set
+ * to 0) stay in libvirt, ever older, and would describe a guest long changed.
+ * The guest's period is not in them: anything within three of ours, and
+ * within STALE_STATS_S, is fresh. Only a guest seen to send statistics can
+ * stop: libvirt's test driver stamps its constant ones 1989. */
+static bool statistics_stale(const struct guest_history *h, const struct balloon_reading *r,
+                             long long now, int period_s)
+{
+    bool seen_fresh = h->use_count >= 2; /* its statistics moved on while we watched */
+
+    return seen_fresh && r->has_last_update &&
+           now - r->last_update > max_ll(STALE_STATS_S, 3LL * period_s);
+}
+
 enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT };
 
 /* The balloon has gone as far as it will: take it where it is. One that
@@ -736,13 +751,16 @@ static long long growth_under_way(const struct guest *g)
 
 /* A guest as the policy should see it, from this cycle's reading: through
  * the balloon model and the rate of use, or sitting out while its figures
- * make no sense (*nonsense says why). g->name is the caller's. */
-static enum balloon_event see_guest(struct guest_history *h, const struct balloon_reading *r,
+ * make no sense (*nonsense says why). Stale statistics are dropped from r,
+ * which leaves the guest without any. g->name is the caller's. */
+static enum balloon_event see_guest(struct guest_history *h, struct balloon_reading *r,
                                     const struct config *cfg, unsigned long cycle, long long now,
                                     struct guest *g, const char **nonsense)
 {
     enum balloon_event event;
 
+    if (statistics_stale(h, r, now, cfg->period_s))
+        r->has_unused = r->has_available = false;
     *nonsense = nonsense_in(r, now);
     if (*nonsense) {
         *g = (struct guest){.name = g->name,
@@ -981,11 +999,12 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     return sane_figure(dominfo.maxMem, &r->max_kib);
 }
 
-/* A guest without an unused figure has balloon statistics off: turn them on
- * once, at our period (not in a dry run, which changes nothing), and if that
- * does not help, say so once. */
+/* A guest without an unused figure, or with only stale ones, has balloon
+ * statistics off: turn them on once, at our period (not in a dry run, which
+ * changes nothing), and if that does not help, say so once. */
 static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
-                                 struct guest_history *history)
+                                 struct guest_history *history, const struct balloon_reading *r,
+                                 long long now)
 {
     const char *name = virDomainGetName(dom);
 
@@ -998,7 +1017,11 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
     if (++history->cycles_without_stats > STATS_GRACE_CYCLES && !history->no_stats_reported) {
         history->no_stats_reported = true;
-        warn("%s: its balloon reports no unused memory; leaving it alone", name);
+        if (r->has_last_update)
+            warn("%s: its balloon statistics are %lld s old; leaving it alone", name,
+                 now - r->last_update);
+        else
+            warn("%s: its balloon reports no unused memory; leaving it alone", name);
     }
 }
 
@@ -1039,7 +1062,7 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
              "for %lu cycles",
              g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
     if (!r->has_unused) {
-        handle_missing_stats(co, record->dom, history);
+        handle_missing_stats(co, record->dom, history, r, now);
         return true;
     }
     if (history->no_stats_reported)

@@ -272,6 +272,47 @@ static void test_nonsense(void)
     report("model: figures that cannot be true are caught, figures read apart are not", &v);
 }
 
+/* Statistics that stopped coming are not used once they are older than
+ * STALE_STATS_S; statistics that never moved on (the test driver's) are. */
+static void test_stale_statistics(void)
+{
+    static const struct {
+        const char *what;
+        int readings_before; /* fresh readings, a second apart, before the one judged */
+        long long age;       /* s: how old the judged reading's statistics are */
+        bool has_last_update;
+        bool stale;
+    } rows[] = {
+        {"fresh statistics", 3, 1, true, false},
+        {"statistics as old as STALE_STATS_S", 3, STALE_STATS_S, true, false},
+        {"statistics that stopped coming", 3, STALE_STATS_S + 1, true, true},
+        {"old statistics never seen to move on", 0, 3600, true, false},
+        {"statistics without a time", 3, 3600, false, false},
+    };
+    struct verdict v = {0};
+    struct config cfg = default_config();
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct guest_history h = fresh_history();
+        struct guest g = {.name = "vm"};
+        struct balloon_reading r;
+        const char *nonsense;
+        long long now = 100000;
+        unsigned long cycle = 0;
+
+        for (int k = 0; k < rows[i].readings_before; k++) {
+            r = reading(512, 512, 300, now - rows[i].age - rows[i].readings_before + k);
+            see_guest(&h, &r, &cfg, ++cycle, now, &g, &nonsense);
+        }
+        r = reading(512, 512, 300, now - rows[i].age);
+        r.has_last_update = rows[i].has_last_update;
+        see_guest(&h, &r, &cfg, ++cycle, now, &g, &nonsense);
+        if (g.has_unused == rows[i].stale)
+            fail(&v, "%s: %s", rows[i].what, g.has_unused ? "used" : "dropped");
+    }
+    report("model: statistics that stopped coming are dropped, constant ones are not", &v);
+}
+
 /* Replay */
 
 #define MAX_GUESTS 16
@@ -466,6 +507,7 @@ int main(int argc, char **argv)
     test_unknown_position_sits_out();
     test_overhead_learned_at_rest();
     test_nonsense();
+    test_stale_statistics();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
         replay_trace(argv[1], "seed-s3.json", s3_loads, &policies[i]);
         replay_trace(argv[1], "seed-s2.json", s2_loads, &policies[i]);
