@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -62,6 +63,9 @@
 #define RETURN_AFTER_CYCLES  3    /* cycles above WASTE_THRESHOLD before adaptive takes back */
 #define RETURN_STEP          256  /* MiB: the most adaptive takes back from a guest a cycle */
 #define STALE_STATS_S        30   /* s: older statistics (and older than 3 periods) are not used */
+#define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
+#define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
+#define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -1897,14 +1901,92 @@ static void lock_connection(virConnectPtr conn)
     free(uri); /* the descriptor stays open, and the lock held, until exit */
 }
 
+/*
+ * libvirt's event loop runs in a thread of its own, for two things a call
+ * blocked on a silent libvirtd (hung, stopped, or a remote host gone from the
+ * network) would otherwise wait on forever:
+ * - the connection's keepalive: after KEEPALIVE_COUNT unanswered asks libvirt
+ *   closes the connection, the waiting call fails, and we reconnect;
+ * - a stop request: SIGINT and SIGTERM stay blocked outside our sleep, so one
+ *   still pending a period after this thread first saw it means the main
+ *   thread is stuck in libvirt, and we stop without it (after STOP_WAIT_S
+ *   at most: a cycle takes milliseconds).
+ * The thread inherits the blocked signals, so it never takes one itself.
+ */
+static int stop_grace_s = 1;
+
+static long long monotonic_s(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec;
+}
+
+static void stop_if_stuck(int timer, void *opaque)
+{
+    static long long pending_since;
+    sigset_t pending;
+
+    (void)timer;
+    (void)opaque;
+    if (sigpending(&pending) < 0 ||
+        !(sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM))) {
+        pending_since = 0;
+        return;
+    }
+    if (!pending_since)
+        pending_since = monotonic_s();
+    else if (monotonic_s() - pending_since >= stop_grace_s) {
+        warn("libvirt has not answered for %lld s; stopping without it",
+             monotonic_s() - pending_since);
+        _exit(EXIT_OK); /* the main thread is inside a libvirt call: nothing else to undo */
+    }
+}
+
+static void *run_event_loop(void *unused)
+{
+    (void)unused;
+    for (;;)
+        if (virEventRunDefaultImpl() < 0)
+            debug("libvirt's event loop: %s", virGetLastErrorMessage());
+    return NULL;
+}
+
+static void start_event_loop(int period_s)
+{
+    pthread_t thread;
+
+    stop_grace_s = period_s < STOP_WAIT_S ? period_s : STOP_WAIT_S;
+    if (virEventRegisterDefaultImpl() < 0 ||
+        virEventAddTimeout(1000, stop_if_stuck, NULL, NULL) < 0 ||
+        pthread_create(&thread, NULL, run_event_loop, NULL) != 0) {
+        warn("cannot start libvirt's event loop: a libvirtd that stops answering will not be "
+             "noticed");
+        return;
+    }
+    pthread_detach(thread);
+}
+
 static const char *uri_name(const char *uri)
 {
     return uri ? uri : "libvirt's default URI";
 }
 
-static virConnectPtr connect_libvirt(const char *uri)
+/* A connection with keepalive on, or NULL. Drivers that run in this process
+ * (test:///) have no keepalive and need none. */
+static virConnectPtr open_connection(const char *uri)
 {
     virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+
+    if (conn && virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
+        debug("no keepalive on %s: %s", uri_name(uri), virGetLastErrorMessage());
+    return conn;
+}
+
+static virConnectPtr connect_libvirt(const char *uri)
+{
+    virConnectPtr conn = open_connection(uri);
 
     if (!conn)
         die(EXIT_CONNECT, "cannot connect to %s: %s", uri_name(uri), virGetLastErrorMessage());
@@ -1922,7 +2004,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
 
     warn("lost the connection to %s; reconnecting", uri_name(co->opt.uri));
     while (!stop_requested) {
-        conn = virConnectOpenAuth(co->opt.uri, virConnectAuthPtrDefault, 0);
+        conn = open_connection(co->opt.uri);
         if (conn) {
             virConnectClose(co->conn);
             co->conn = conn;
@@ -1998,6 +2080,7 @@ int main(int argc, char **argv)
     sleeping_mask = install_signal_handlers();
     virSetErrorFunc(NULL, ignore_libvirt_error);
     co.cfg.period_s = co.opt.period_s;
+    start_event_loop(co.opt.period_s);
     co.conn = connect_libvirt(co.opt.uri);
     lock_connection(co.conn);
     clock_gettime(CLOCK_MONOTONIC, &co.started);

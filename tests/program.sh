@@ -146,6 +146,34 @@ expect "program: a signal wakes a long sleep" \
     "running when signalled: $sent; status $status after $((SECONDS - started)) s" \
     test "$sent" = yes -a "$status" = 0 -a $((SECONDS - started)) -le 2
 
+# A libvirtd that accepts the connection and never answers (hung, or
+# stopped with SIGSTOP): a stop request still ends the program, a period
+# after it came, though the call it waits on never returns.
+/usr/bin/python3 - "$scratch/silent.sock" <<'PYTHON' &
+import socket, sys, time
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(sys.argv[1])
+listener.listen(4)
+held = [listener.accept()[0]]
+time.sleep(60)
+PYTHON
+silent=$!
+for _ in $(seq 50); do [ -S "$scratch/silent.sock" ] && break; sleep 0.1; done
+"$program" -c "qemu+unix:///system?socket=$scratch/silent.sock" 1 >"$scratch/silent.out" 2>&1 &
+pid=$!
+sleep 2
+started=$SECONDS
+if kill -TERM "$pid" 2>/dev/null; then sent=yes; else sent=no; fi
+wait_for_exit "$pid" 15
+status=$?
+kill "$silent" 2>/dev/null
+wait "$silent" 2>/dev/null
+expect "program: SIGTERM ends it while libvirtd never answers" \
+    "waiting on libvirt when signalled: $sent; status $status after $((SECONDS - started)) s: $(cat "$scratch/silent.out")" \
+    test "$sent" = yes -a "$status" = 0
+expect "program: it says that libvirt did not answer" "$(cat "$scratch/silent.out")" \
+    grep -q 'libvirt has not answered for [0-9]* s; stopping without it' "$scratch/silent.out"
+
 # SIGUSR1 runs a cycle at once; SIGHUP reopens the trace after a rotation.
 "$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
 pid=$!
