@@ -61,7 +61,7 @@
 #define USE_SAMPLES          4    /* statistics a guest's rate of use is measured over */
 #define BALLOON_LAG_S        2    /* s: statistics' age plus a balloon's move, beyond the period */
 #define RETURN_AFTER_CYCLES  3    /* cycles above WASTE_THRESHOLD before adaptive takes back */
-#define RETURN_STEP          256  /* MiB: the most adaptive takes back from a guest a cycle */
+#define RETURN_STEP          512  /* MiB: the most adaptive takes back from a guest a cycle */
 #define STALE_STATS_S        30   /* s: older statistics (and older than 3 periods) are not used */
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
@@ -435,45 +435,87 @@ static double seconds_left(const struct guest *g)
     return (double)max_ll(0, expected_unused(g)) / (double)max_ll(1024, g->use_rate_kib_s);
 }
 
-/* What a guest can give: what lies above both its need and the waste
- * threshold, and only while its use does not grow. */
+struct urgency {
+    size_t guest;
+    double seconds_left;
+};
+
+/* Ties go by name: the snapshot is sorted by name. */
+static int sooner_first(const void *a, const void *b)
+{
+    const struct urgency *ua = a, *ub = b;
+
+    if (ua->seconds_left != ub->seconds_left)
+        return ua->seconds_left < ub->seconds_left ? -1 : 1;
+    return (ua->guest > ub->guest) - (ua->guest < ub->guest);
+}
+
+/* Order needy guests by the time they have left. */
+static void sort_by_urgency(const struct snapshot *snap, size_t *guests, size_t count)
+{
+    struct urgency *order = calloc(count + 1, sizeof(*order));
+
+    if (!order)
+        return; /* name order: every needy guest is still served */
+    for (size_t i = 0; i < count; i++)
+        order[i] = (struct urgency){guests[i], seconds_left(&snap->guests[guests[i]])};
+    qsort(order, count, sizeof(*order), sooner_first);
+    for (size_t i = 0; i < count; i++)
+        guests[i] = order[i].guest;
+    free(order);
+}
+
+/* The unused memory a guest is sized to: its need and half the band between
+ * the thresholds. A needy guest is fed up to it, a donor gives down to it. */
+static long long target_unused(const struct guest *g, const struct config *cfg)
+{
+    return needed_unused(g, cfg) + (cfg->waste_kib - cfg->starve_kib) / 2;
+}
+
+/* What a guest can give another: what lies above its own target, which
+ * holds a horizon of its own growth. */
 static long long spare(const struct guest *g, const struct config *cfg)
 {
-    if (!guest_measured(g) || !may_give(g, cfg) || g->use_rate_kib_s > 0)
+    if (!guest_measured(g) || !may_give(g, cfg))
         return 0;
-    return max_ll(0, expected_unused(g) - max_ll(cfg->waste_kib, needed_unused(g, cfg)));
+    return max_ll(0, expected_unused(g) - target_unused(g, cfg));
 }
 
-static size_t richest_donor(const struct snapshot *snap, const struct config *cfg,
-                            const struct plan *plan)
+struct donor {
+    size_t guest;
+    long long spare_kib;
+};
+
+static int richer_first(const void *a, const void *b)
 {
-    size_t found = SIZE_MAX;
+    const struct donor *da = a, *db = b;
 
-    for (size_t i = 0; i < snap->count; i++)
-        if (!plan_find(plan, i) && spare(&snap->guests[i], cfg) > 0 &&
-            (found == SIZE_MAX || spare(&snap->guests[i], cfg) > spare(&snap->guests[found], cfg)))
-            found = i;
-    return found;
+    if (da->spare_kib != db->spare_kib)
+        return da->spare_kib > db->spare_kib ? -1 : 1;
+    return (da->guest > db->guest) - (da->guest < db->guest);
 }
 
-/* Feed one needy guest what it needs and half the band between the
- * thresholds: from the richest donor if that covers it, else from the host,
- * else from whichever of the two has more. Its need already holds a horizon
- * of its growth; a guest that keeps growing is fed again next cycle, which
- * costs a balloon operation where more headroom would cost memory held idle
- * (make bench, fast: 1.69 times the oracle's memory with a second horizon). */
+/* Feed one needy guest up to its target: from the richest donor left if that
+ * covers it, else from the host, else from whichever of the two has more.
+ * Each donor gives once, so they are taken richest first, down the list. A
+ * guest that keeps growing is fed again next cycle: a balloon operation
+ * where more headroom would be memory held idle (make bench, fast: 1.69
+ * times the oracle's memory with a second horizon of growth). */
 static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
-                 size_t needy_guest)
+                 size_t needy_guest, const struct donor *donors, size_t donor_count,
+                 size_t *next_donor)
 {
     const struct guest *g = &snap->guests[needy_guest];
-    long long want =
-        needed_unused(g, cfg) - expected_unused(g) + (cfg->waste_kib - cfg->starve_kib) / 2;
-    size_t donor = richest_donor(snap, cfg, plan);
-    long long donor_spare = donor == SIZE_MAX ? 0 : spare(&snap->guests[donor], cfg);
+    long long want = target_unused(g, cfg) - expected_unused(g);
+    const struct donor *donor = NULL;
 
-    if (donor_spare >= want ||
-        (donor_spare > host_room(plan, snap, cfg) && donor_spare >= cfg->min_step_kib)) {
-        if (plan_move(plan, snap, cfg, donor, needy_guest, min_ll(want, donor_spare)))
+    while (*next_donor < donor_count && plan_find(plan, donors[*next_donor].guest))
+        ++*next_donor;
+    if (*next_donor < donor_count)
+        donor = &donors[*next_donor];
+    if (donor && (donor->spare_kib >= want || (donor->spare_kib > host_room(plan, snap, cfg) &&
+                                               donor->spare_kib >= cfg->min_step_kib))) {
+        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor->spare_kib)))
             return;
     }
     plan_grow_from_host(plan, snap, cfg, needy_guest, want);
@@ -485,31 +527,28 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
  * it is starved is too late for a fast grower, whose statistics arrive once a
  * second and whose balloon takes another to move. Memory goes back slowly:
  * RETURN_STEP a cycle, only from a guest that stayed above the waste
- * threshold for RETURN_AFTER_CYCLES and whose use does not grow.
+ * threshold for RETURN_AFTER_CYCLES and whose use does not grow. Sorting
+ * keeps a cycle O(n log n) in the guests.
  */
 static void plan_adaptive(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
     size_t *by_urgency = calloc(snap->count + 1, sizeof(*by_urgency));
-    size_t needy_count = 0;
+    struct donor *donors = calloc(snap->count + 1, sizeof(*donors));
+    size_t needy_count = 0, donor_count = 0, next_donor = 0;
 
-    if (!by_urgency)
-        return; /* no plan is always a safe plan */
+    if (!by_urgency || !donors)
+        goto cleanup; /* no plan is always a safe plan */
     for (size_t i = 0; i < snap->count; i++) {
-        size_t at = needy_count;
-
-        if (!needy(&snap->guests[i], cfg))
-            continue;
-        for (; at > 0 &&
-               seconds_left(&snap->guests[i]) < seconds_left(&snap->guests[by_urgency[at - 1]]);
-             at--)
-            by_urgency[at] = by_urgency[at - 1];
-        by_urgency[at] = i;
-        needy_count++;
+        if (needy(&snap->guests[i], cfg))
+            by_urgency[needy_count++] = i;
+        else if (spare(&snap->guests[i], cfg) > 0)
+            donors[donor_count++] = (struct donor){i, spare(&snap->guests[i], cfg)};
     }
+    sort_by_urgency(snap, by_urgency, needy_count);
+    qsort(donors, donor_count, sizeof(*donors), richer_first);
     for (size_t i = 0; i < needy_count; i++)
         if (!plan_find(plan, by_urgency[i]))
-            feed(snap, cfg, plan, by_urgency[i]);
-    free(by_urgency);
+            feed(snap, cfg, plan, by_urgency[i], donors, donor_count, &next_donor);
 
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
@@ -520,6 +559,9 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
             plan_shrink_to_host(plan, snap, cfg, i,
                                 min_ll(expected_unused(g) - keep, RETURN_STEP * 1024LL));
     }
+cleanup:
+    free(donors);
+    free(by_urgency);
 }
 
 static const struct policy policies[] = {
@@ -1014,10 +1056,13 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
 
     if (!history->stats_period_set && !co->opt.dry_run) {
         history->stats_period_set = true;
-        if (virDomainSetMemoryStatsPeriod(dom, co->opt.period_s, VIR_DOMAIN_AFFECT_LIVE) < 0)
-            warn("%s: cannot turn on balloon statistics: %s", name, virGetLastErrorMessage());
-        else
+        if (virDomainSetMemoryStatsPeriod(dom, co->opt.period_s, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+            history->no_stats_reported = true; /* nothing else will change that */
+            warn("%s: cannot turn on balloon statistics (%s); leaving it alone", name,
+                 virGetLastErrorMessage());
+        } else {
             info("%s: balloon statistics turned on, every %d s", name, co->opt.period_s);
+        }
     }
     if (++history->cycles_without_stats > STATS_GRACE_CYCLES && !history->no_stats_reported) {
         history->no_stats_reported = true;
