@@ -12,6 +12,11 @@
  *   go                    wait for a line on standard input, the console:
  *                         the tests type one to start all guests at once
  *   loop                  start again at the first phase after the last go
+ *   unbind                unbind the virtio balloon driver from its device,
+ *                         as in a guest whose driver went away: the balloon
+ *                         gives the guest all its memory back, and the
+ *                         guest's balloon statistics stop; only in a test
+ *                         guest, from workload=, never on a host
  *
  * Without workload= it idles forever. To try it on a host, pass the script
  * as the only argument instead.
@@ -20,6 +25,7 @@
  * the end-to-end tests wait for these lines, so their wording is an interface.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -41,7 +47,9 @@
 
 #define EXIT_BADSCRIPT 2
 
-enum kind { GROW, HOLD, FREE, COURSE, GO, LOOP };
+#define BALLOON_DRIVER "/sys/bus/virtio/drivers/virtio_balloon"
+
+enum kind { GROW, HOLD, FREE, COURSE, GO, LOOP, UNBIND };
 
 struct phase {
     enum kind kind;
@@ -229,6 +237,39 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsi
     return 0;
 }
 
+/* The driver's folder lists its devices as virtio0, virtio1, ... A host that
+ * is itself a virtual machine has one too: tried there, this would take
+ * that machine's balloon away. */
+static void unbind_balloon(int in_test_guest)
+{
+    DIR *dir;
+    struct dirent *entry;
+    FILE *unbind;
+
+    if (!in_test_guest) {
+        printf("workload: unbind runs only in a test guest, from workload=\n");
+        return;
+    }
+    dir = opendir(BALLOON_DRIVER);
+    while (dir && (entry = readdir(dir)) != NULL) {
+        if (strncmp(entry->d_name, "virtio", 6) != 0)
+            continue;
+        unbind = fopen(BALLOON_DRIVER "/unbind", "w");
+        if (unbind && fputs(entry->d_name, unbind) >= 0 && fclose(unbind) == 0) {
+            printf("workload: balloon driver unbound from %s\n", entry->d_name);
+            closedir(dir);
+            return;
+        }
+        if (unbind)
+            fclose(unbind);
+        break;
+    }
+    printf("workload: cannot unbind the balloon driver: %s\n",
+           dir ? strerror(errno) : "no " BALLOON_DRIVER);
+    if (dir)
+        closedir(dir);
+}
+
 static void bad_script(const char *phase, const char *why)
 {
     fprintf(stderr, "workload: bad script at '%s': %s\n", phase, why);
@@ -293,8 +334,13 @@ static int parse_script(char *script, struct phase *ph)
             /* Otherwise a looping script could spin on the CPU. */
             if (!has_wait)
                 bad_script(p->text, "loop needs a hold or course phase before it");
+        } else if (strcmp(name, "unbind") == 0) {
+            p->kind = UNBIND;
+            if (arg1)
+                bad_script(p->text, "unbind takes no argument");
         } else {
-            bad_script(p->text, "unknown phase; expected grow, hold, free, course, go or loop");
+            bad_script(p->text,
+                       "unknown phase; expected grow, hold, free, course, go, loop or unbind");
         }
     }
     return n;
@@ -366,6 +412,9 @@ int main(int argc, char *argv[])
             break;
         case LOOP:
             i = resume - 1;
+            break;
+        case UNBIND:
+            unbind_balloon(argc == 1);
             break;
         }
     }

@@ -273,7 +273,7 @@ static void test_nonsense(void)
 }
 
 /* Statistics that stopped coming are not used once they are older than
- * STALE_STATS_S; statistics that never moved on (the test driver's) are. */
+ * STALE_STATS_S. */
 static void test_stale_statistics(void)
 {
     static const struct {
@@ -286,7 +286,7 @@ static void test_stale_statistics(void)
         {"fresh statistics", 3, 1, true, false},
         {"statistics as old as STALE_STATS_S", 3, STALE_STATS_S, true, false},
         {"statistics that stopped coming", 3, STALE_STATS_S + 1, true, true},
-        {"old statistics never seen to move on", 0, 3600, true, false},
+        {"statistics from boot, never sent again (period 0)", 0, 3600, true, true},
         {"statistics without a time", 3, 3600, false, false},
     };
     struct verdict v = {0};
@@ -310,7 +310,7 @@ static void test_stale_statistics(void)
         if (g.has_unused == rows[i].stale)
             fail(&v, "%s: %s", rows[i].what, g.has_unused ? "used" : "dropped");
     }
-    report("model: statistics that stopped coming are dropped, constant ones are not", &v);
+    report("model: statistics older than STALE_STATS_S are dropped", &v);
 }
 
 /* Replay */

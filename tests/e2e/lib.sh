@@ -119,9 +119,12 @@ e2e_console_file() {
     echo "$MC_E2E_DIR/$1.console"
 }
 
-# e2e_guest_xml NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT: the domain XML.
+# e2e_guest_xml NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT [OPTIONS]: the
+# domain XML. OPTIONS, comma-separated, make a guest the coordinator must
+# leave alone: nostats (balloon statistics period 0), noballoon
+# (<memballoon model='none'/>), nodriver (the guest loads no balloon driver).
 e2e_guest_xml() {
-    local name=$1 cur=$2 max=$3 script=$4 cmdline
+    local name=$1 cur=$2 max=$3 script=$4 options=,${5:-}, cmdline balloon
 
     # loglevel=4 keeps errors such as the OOM killer's on the console but
     # not the boot chatter. The machine has no ACPI tables, which the kernel
@@ -129,6 +132,12 @@ e2e_guest_xml() {
     # makes a guest whose init died disappear instead of hang.
     cmdline="console=ttyS0 loglevel=4 panic=1 acpi=off"
     [[ -z $script ]] || cmdline+=" workload=$script"
+    [[ $options != *,nodriver,* ]] || cmdline+=" mc_no_balloon_driver"
+    balloon="<memballoon model='virtio'>
+      <stats period='1'/>
+    </memballoon>"
+    [[ $options != *,nostats,* ]] || balloon="<memballoon model='virtio'/>"
+    [[ $options != *,noballoon,* ]] || balloon="<memballoon model='none'/>"
     cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
@@ -150,23 +159,22 @@ e2e_guest_xml() {
       <log file='$(e2e_console_file "$name")' append='off'/>
       <target port='0'/>
     </serial>
-    <memballoon model='virtio'>
-      <stats period='1'/>
-    </memballoon>
+    $balloon
   </devices>
 </domain>
 EOF
 }
 
-# e2e_guest_start NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT: start a transient
-# guest that boots with MAX_MIB and whose balloon then inflates to leave
-# CURRENT_MIB. An empty WORKLOAD_SCRIPT leaves the guest idle.
+# e2e_guest_start NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT [OPTIONS]: start a
+# transient guest that boots with MAX_MIB and whose balloon then inflates to
+# leave CURRENT_MIB. An empty WORKLOAD_SCRIPT leaves the guest idle. OPTIONS
+# as for e2e_guest_xml.
 e2e_guest_start() {
-    if [[ $# -ne 4 ]]; then
-        e2e_log "usage: e2e_guest_start NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT"
+    if [[ $# -ne 4 && $# -ne 5 ]]; then
+        e2e_log "usage: e2e_guest_start NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT [OPTIONS]"
         return 1
     fi
-    local name=$1 cur=$2 max=$3 script=$4 xml
+    local name=$1 cur=$2 max=$3 script=$4 options=${5:-} xml
 
     # The name and script land in XML and on the kernel command line.
     if [[ ! $name =~ ^[A-Za-z0-9_.-]+$ ]]; then
@@ -175,6 +183,10 @@ e2e_guest_start() {
     fi
     if [[ ! $cur =~ ^[0-9]+$ || ! $max =~ ^[0-9]+$ ]] || ((cur == 0 || cur > max)); then
         e2e_log "guest $name: need 0 < CURRENT_MIB ($cur) <= MAX_MIB ($max)"
+        return 1
+    fi
+    if [[ ! $options =~ ^((nostats|noballoon|nodriver),?)*$ ]]; then
+        e2e_log "guest $name: options '$options': expected nostats, noballoon, nodriver"
         return 1
     fi
     if [[ ! $script =~ ^[a-z0-9:,]*$ ]]; then
@@ -195,7 +207,7 @@ e2e_guest_start() {
     # QEMU appends to it, and old lines would satisfy e2e_wait_console.
     rm -f "$(e2e_console_file "$name")"
     xml=$MC_E2E_DIR/$name.xml
-    e2e_guest_xml "$name" "$cur" "$max" "$script" >"$xml" || return 1
+    e2e_guest_xml "$name" "$cur" "$max" "$script" "$options" >"$xml" || return 1
     if ! e2e_virsh create "$xml" >/dev/null; then
         e2e_log "guest $name did not start (domain XML in $xml)"
         return 1
