@@ -62,7 +62,7 @@
 #define BALLOON_LAG_S        2    /* s: statistics' age plus a balloon's move, beyond the period */
 #define RETURN_AFTER_CYCLES  3    /* cycles above WASTE_THRESHOLD before adaptive takes back */
 #define RETURN_STEP          512  /* MiB: the most adaptive takes back from a guest a cycle */
-#define STALE_STATS_S        30   /* s: older statistics (and older than 3 periods) are not used */
+#define STALE_STATS_S        10   /* s: older statistics (and older than 3 periods) are not used */
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
