@@ -208,7 +208,7 @@ struct coordinator {
     struct guest_history *history; /* the first history_known sorted by UUID */
     size_t history_count, history_known, history_capacity;
     bool host_estimate_noted;
-    bool constant_stats; /* the test driver's: the same figures, stamped 1989, for ever */
+    bool constant_stats;         /* the test driver's: the same figures, stamped 1989, for ever */
     unsigned long cycle;         /* cycles that read the guests */
     unsigned long failed_cycles; /* cycles that could not */
     unsigned long reconnects;
@@ -1995,7 +1995,8 @@ static void stop_if_stuck(int timer, void *opaque)
     if (!pending_since)
         pending_since = monotonic_s();
     else if (monotonic_s() - pending_since >= stop_grace_s) {
-        warn("libvirt has not answered for %lld s; stopping without it",
+        warn("libvirt has not answered in the %lld s since the stop request; stopping "
+             "without it",
              monotonic_s() - pending_since);
         _exit(EXIT_OK); /* the main thread is inside a libvirt call: nothing else to undo */
     }
