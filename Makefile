@@ -8,8 +8,8 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wpointer-arith
-LIBVIRT_CFLAGS := $(shell pkg-config --cflags libvirt)
-LIBVIRT_LIBS := $(shell pkg-config --libs libvirt)
+PKG_CFLAGS := $(shell pkg-config --cflags libvirt libxml-2.0)
+PKG_LIBS := $(shell pkg-config --libs libvirt libxml-2.0)
 
 PROGRAM := bin/mem_coordinator
 UNIT_TESTS := bin/test_policy bin/test_model bin/test_libvirt
@@ -22,20 +22,20 @@ bin:
 	mkdir -p bin
 
 $(PROGRAM): mem_coordinator.c | bin
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DVERSION='"$(VERSION)"' $(LIBVIRT_CFLAGS) -o $@ $< \
-		$(LDFLAGS) $(LIBVIRT_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DVERSION='"$(VERSION)"' $(PKG_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(PKG_LIBS)
 
 # Tests include mem_coordinator.c whole, to reach its static functions;
 # those only main calls go unused there.
 bin/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c | bin
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
-		$(LDFLAGS) $(LIBVIRT_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(PKG_LIBS)
 
 # The same tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
 bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c
 	mkdir -p bin/sanitized
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< \
-		$(LDFLAGS) $(LIBVIRT_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(PKG_LIBS)
 
 test: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
 	tests/run
@@ -47,10 +47,10 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 bin/fuzz_stats: tests/fuzz_stats.c tests/check.h tests/rules.h mem_coordinator.c | bin
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< $(LIBVIRT_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 bin/fuzz_options: tests/fuzz_options.c mem_coordinator.c | bin
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(LIBVIRT_CFLAGS) -o $@ $< $(LIBVIRT_LIBS) -Wl,--wrap=exit
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS) -Wl,--wrap=exit
 
 fuzz: bin/fuzz_stats bin/fuzz_options
 	mkdir -p bin/fuzz/stats bin/fuzz/options

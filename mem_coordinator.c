@@ -34,6 +34,8 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
 
 /* Tunables: edit and run make again. The flags in -h override them. */
 #define STARVATION_THRESHOLD 150 /* MiB: less unused than this and a guest is starved */
@@ -198,6 +200,10 @@ struct guest_history {
     int use_count;
     unsigned long cycles_wasteful;
     unsigned long grows, shrinks; /* resizes libvirt took, for the metrics */
+    /* Its virtio-mem devices, from its XML, read again when its maximum
+     * (balloon.maximum, which counts them) changes. */
+    long long devices_read_at_max_kib; /* 0: not read yet */
+    long long virtio_mem_kib;          /* their sizes, summed */
 };
 
 struct coordinator {
@@ -1044,6 +1050,108 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     return sane_figure(dominfo.maxMem, &r->max_kib);
 }
 
+/* A size element of libvirt's XML in KiB, by its unit attribute (libvirt
+ * writes KiB in live XML, but the schema allows others); -1 when unreadable. */
+static long long xml_size_kib(xmlNodePtr node)
+{
+    static const struct {
+        const char *unit;
+        long long kib, per;
+    } units[] = {{"b", 1, 1024}, {"bytes", 1, 1024}, {"KiB", 1, 1}, {"k", 1, 1},
+                 {"MiB", 1024, 1}, {"M", 1024, 1}, {"GiB", 1048576, 1}, {"G", 1048576, 1}};
+    xmlChar *unit = xmlGetProp(node, (const xmlChar *)"unit");
+    xmlChar *text = xmlNodeGetContent(node);
+    long long kib = -1, value;
+    char *end;
+
+    errno = 0;
+    value = text ? strtoll((const char *)text, &end, 10) : -1;
+    if (text && !errno && end != (char *)text && *end == '\0' && value >= 0 &&
+        value <= MAX_MIB * 1024)
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+            if (strcmp(unit ? (const char *)unit : "KiB", units[i].unit) == 0)
+                kib = value * units[i].kib / units[i].per;
+    xmlFree(unit);
+    xmlFree(text);
+    return kib;
+}
+
+/*
+ * The summed sizes of a guest's virtio-mem devices, or -1 when its XML cannot
+ * be read. libvirt refuses a balloon above the guest's memory less these
+ * (qemuDomainSetMemoryFlags), while balloon.maximum counts them: a guest
+ * booted with 512 MiB and a 2048 MiB device reports 2560 MiB, and growing
+ * its balloon past 512 fails. Until the coordinator drives virtio-mem itself,
+ * its balloon's ceiling is what it may be given.
+ */
+static long long read_virtio_mem_kib(virDomainPtr dom)
+{
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    xmlDocPtr doc = NULL;
+    xmlXPathContextPtr context = NULL;
+    xmlXPathObjectPtr sizes = NULL;
+    long long total_kib = -1, kib;
+
+    if (!xml)
+        return -1;
+    doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc || !(context = xmlXPathNewContext(doc)))
+        goto cleanup;
+    sizes = xmlXPathEvalExpression(
+        (const xmlChar *)"/domain/devices/memory[@model='virtio-mem']/target/size", context);
+    if (!sizes)
+        goto cleanup;
+    total_kib = 0;
+    for (int i = 0; sizes->nodesetval && i < sizes->nodesetval->nodeNr; i++) {
+        kib = xml_size_kib(sizes->nodesetval->nodeTab[i]);
+        if (kib < 0) {
+            total_kib = -1;
+            break;
+        }
+        total_kib += kib;
+    }
+cleanup:
+    xmlXPathFreeObject(sizes);
+    xmlXPathFreeContext(context);
+    xmlFreeDoc(doc);
+    free(xml);
+    return total_kib;
+}
+
+/* The balloon of a guest with virtio-mem: bulk statistics' balloon.current
+ * counts plugged virtio-mem memory too, virDomainMemoryStats' actual does not. */
+static bool read_balloon_alone(virDomainPtr dom, long long *actual_kib)
+{
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+    int count = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+
+    return count > 0 &&
+           find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, actual_kib);
+}
+
+/* A guest's balloon, within the ceiling its virtio-mem devices leave it.
+ * false when that cannot be told: the guest then sits out. */
+static bool fit_balloon_ceiling(virDomainPtr dom, struct guest_history *history,
+                                struct balloon_reading *r)
+{
+    if (history->devices_read_at_max_kib != r->max_kib) {
+        history->virtio_mem_kib = read_virtio_mem_kib(dom);
+        history->devices_read_at_max_kib = history->virtio_mem_kib < 0 ? 0 : r->max_kib;
+        if (history->virtio_mem_kib > 0)
+            info("%s: %lld MiB of virtio-mem, which its balloon cannot reach; its balloon may "
+                 "hold up to %lld MiB",
+                 virDomainGetName(dom), mib(history->virtio_mem_kib),
+                 mib(r->max_kib - history->virtio_mem_kib));
+    }
+    if (history->virtio_mem_kib < 0)
+        return false;
+    if (history->virtio_mem_kib == 0)
+        return true;
+    r->max_kib -= history->virtio_mem_kib;
+    return r->max_kib > 0 && read_balloon_alone(dom, &r->actual_kib);
+}
+
 /* A guest without an unused figure, or with only stale ones, has balloon
  * statistics off: turn them on once, at our period (not in a dry run, which
  * changes nothing), and if that does not help, say so once. */
@@ -1094,6 +1202,11 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
     if (co->constant_stats)
         r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
     history->seen = true;
+    if (!fit_balloon_ceiling(record->dom, history, r)) {
+        debug("%s: cannot tell its balloon's ceiling: %s", virDomainGetName(record->dom),
+              virGetLastErrorMessage());
+        return false;
+    }
     g->name = virDomainGetName(record->dom);
     sent_to_kib = history->target_kib;
     event = see_guest(history, r, &co->cfg, co->cycle, now, g, &nonsense);

@@ -355,6 +355,29 @@ static void test_guest_without_balloon(void)
     report("libvirt: a guest without balloon statistics is left alone and reported once", &v);
 }
 
+/* libvirt counts a guest's virtio-mem in its maximum, but refuses a balloon
+ * above its boot memory: a starved guest is fed up to that ceiling, never
+ * past it. */
+static void test_virtio_mem_guest_fed_to_its_balloon_ceiling(void)
+{
+    struct coordinator co = open_node("virtio_mem.xml");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *vmem;
+
+    if (!read_cycle(&co, &cycle))
+        fail(&v, "cannot read the node");
+    vmem = find_guest(&cycle.snap, "vmem");
+    if (!vmem || vmem->max_kib != 512 * 1024)
+        fail(&v, "its balloon may hold %lld KiB, expected 512 MiB", vmem ? vmem->max_kib : -1);
+    free_cycle(&cycle);
+    run_cycle(&co);
+    /* Seed would feed 300 MiB; 256 are left below the ceiling. */
+    expect_balloon(&co, "vmem", 512, &v);
+    close_node(&co);
+    report("libvirt: a guest with virtio-mem is fed up to its balloon's ceiling, not past it", &v);
+}
+
 static void destroy_all(struct coordinator *co)
 {
     destroy_guest(co, "vm-big");
@@ -392,6 +415,7 @@ int main(int argc, char **argv)
     test_donor_vanishes();
     test_receiver_vanishes();
     test_guest_without_balloon();
+    test_virtio_mem_guest_fed_to_its_balloon_ceiling();
     test_no_running_guests();
     return tests_status();
 }

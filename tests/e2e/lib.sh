@@ -41,7 +41,7 @@ e2e_deadline() {
 
 # What building and running real guests takes, from Debian's archive.
 # shellcheck disable=SC2034 # used by the scripts that source this
-e2e_packages=(gcc make pkg-config libvirt-dev libvirt-daemon-system libvirt-clients
+e2e_packages=(gcc make pkg-config libvirt-dev libxml2-dev libvirt-daemon-system libvirt-clients
     qemu-system-x86 busybox-static cpio jq iproute2)
 
 # e2e_install_packages PACKAGE...: install those not installed yet (as root).
