@@ -503,25 +503,27 @@ static int richer_first(const void *a, const void *b)
 }
 
 /* Feed one needy guest up to its target: from the richest donor left if that
- * covers it, else from the host, else from whichever of the two has more.
- * Each donor gives once, so they are taken richest first, down the list. A
- * guest that keeps growing is fed again next cycle: a balloon operation
- * where more headroom would be memory held idle (make bench, fast: 1.69
- * times the oracle's memory with a second horizon of growth). */
+ * lifts it to its need at least (it is fed again next cycle if it must be),
+ * else from the host, else from whichever of the two has more. Each donor
+ * gives once, so they are taken richest first, down the list. A guest that
+ * keeps growing is fed again next cycle: a balloon operation where more
+ * headroom would be memory held idle (make bench, fast: 1.69 times the
+ * oracle's memory with a second horizon of growth). */
 static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                  size_t needy_guest, const struct donor *donors, size_t donor_count,
                  size_t *next_donor)
 {
     const struct guest *g = &snap->guests[needy_guest];
     long long want = target_unused(g, cfg) - expected_unused(g);
+    long long short_of_need = needed_unused(g, cfg) - expected_unused(g);
     const struct donor *donor = NULL;
 
     while (*next_donor < donor_count && plan_find(plan, donors[*next_donor].guest))
         ++*next_donor;
     if (*next_donor < donor_count)
         donor = &donors[*next_donor];
-    if (donor && (donor->spare_kib >= want || (donor->spare_kib > host_room(plan, snap, cfg) &&
-                                               donor->spare_kib >= cfg->min_step_kib))) {
+    if (donor && donor->spare_kib >= cfg->min_step_kib &&
+        (donor->spare_kib >= short_of_need || donor->spare_kib > host_room(plan, snap, cfg))) {
         if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor->spare_kib)))
             return;
     }
