@@ -109,6 +109,7 @@ struct guest {
     bool has_unused;                   /* false while its balloon reports no statistics */
     bool settling;     /* in motion, and its statistics cannot tell where: sits out */
     bool unresponsive; /* its balloon stopped short of our last target: not asked to give */
+    bool refused;      /* libvirt refused its last resize: left alone for a while */
 };
 
 struct snapshot {
@@ -169,6 +170,15 @@ struct balloon_reading {
     bool has_unused, has_available, has_last_update;
 };
 
+/* A guest's virtio-mem devices, as its live XML describes them; the first is
+ * the one the coordinator drives. All zero without any. */
+struct virtio_mem {
+    long long sizes_kib;     /* all of them: libvirt counts them in the maximum */
+    long long size_kib;      /* the first: what it can plug at most */
+    long long block_kib;     /* the first's block: what it plugs in */
+    long long requested_kib; /* the first's request: what the guest heads for */
+};
+
 /* What the daemon remembers of a guest between cycles. Keyed by UUID, since
  * a new guest may take a gone one's name. */
 struct guest_history {
@@ -190,6 +200,8 @@ struct guest_history {
     long long overhead_kib;    /* balloon size less the guest's total ("available"); -1: unknown */
     unsigned long grown_cycle; /* when we last grew it; 0: never */
     unsigned long unresponsive_until; /* cycle before which it is not asked to give */
+    unsigned long refused_until;      /* cycle before which it is left alone */
+    unsigned long refused_backoff;    /* the wait after libvirt refused it, doubling */
     unsigned long backoff_cycles;     /* the wait before it is asked again, doubling */
     /* Its used memory (available - unused) at its last statistics, oldest
      * first: what its rate of use is measured from. */
@@ -200,10 +212,10 @@ struct guest_history {
     int use_count;
     unsigned long cycles_wasteful;
     unsigned long grows, shrinks; /* resizes libvirt took, for the metrics */
-    /* Its virtio-mem devices, from its XML, read again when its maximum
-     * (balloon.maximum, which counts them) changes. */
+    /* Its virtio-mem, from its XML, read again when its maximum
+     * (balloon.maximum, which counts it) changes. */
     long long devices_read_at_max_kib; /* 0: not read yet */
-    long long virtio_mem_kib;          /* their sizes, summed */
+    struct virtio_mem mem;
 };
 
 struct coordinator {
@@ -332,10 +344,10 @@ static bool plan_move(struct plan *plan, const struct snapshot *snap, const stru
     return true;
 }
 
-/* A guest whose figures can be trusted this cycle. */
+/* A guest whose figures can be trusted this cycle, and that may be resized. */
 static bool guest_measured(const struct guest *g)
 {
-    return g->has_unused && !g->settling;
+    return g->has_unused && !g->settling && !g->refused;
 }
 
 /* A guest at its max cannot be fed, and one at the floor cannot give: as the
@@ -724,6 +736,7 @@ static enum balloon_event follow_balloon(struct guest_history *h, const struct b
     g->settling = false;
     g->cycles_since_growth = h->grown_cycle ? cycle - h->grown_cycle : ULONG_MAX;
     g->unresponsive = cycle < h->unresponsive_until;
+    g->refused = cycle < h->refused_until;
     if (h->target_kib) {
         g->target_kib = h->target_kib;
         if (balloon_when_sampled(h, r, &sampled_kib))
@@ -920,6 +933,7 @@ struct cycle {
     struct balloon_reading *readings; /* parallel to guests */
     virDomainPtr *domains;            /* parallel to guests */
     size_t *history_at;               /* parallel to guests: index into the history */
+    long long *balloon_kib;           /* parallel to guests: the balloon alone */
     struct snapshot snap;
     struct plan plan;
     double wall_us, cpu_us; /* what reading, deciding and resizing took */
@@ -931,6 +945,7 @@ static void free_cycle(struct cycle *cycle)
     free(cycle->plan.slot_of);
     free(cycle->domains);
     free(cycle->history_at);
+    free(cycle->balloon_kib);
     free(cycle->readings);
     free(cycle->guests);
     virDomainStatsRecordListFree(cycle->records);
@@ -1059,8 +1074,8 @@ static long long xml_size_kib(xmlNodePtr node)
     static const struct {
         const char *unit;
         long long kib, per;
-    } units[] = {{"b", 1, 1024}, {"bytes", 1, 1024}, {"KiB", 1, 1}, {"k", 1, 1},
-                 {"MiB", 1024, 1}, {"M", 1024, 1}, {"GiB", 1048576, 1}, {"G", 1048576, 1}};
+    } units[] = {{"b", 1, 1024},   {"bytes", 1, 1024}, {"KiB", 1, 1},       {"k", 1, 1},
+                 {"MiB", 1024, 1}, {"M", 1024, 1},     {"GiB", 1048576, 1}, {"G", 1048576, 1}};
     xmlChar *unit = xmlGetProp(node, (const xmlChar *)"unit");
     xmlChar *text = xmlNodeGetContent(node);
     long long kib = -1, value;
@@ -1078,47 +1093,107 @@ static long long xml_size_kib(xmlNodePtr node)
     return kib;
 }
 
-/*
- * The summed sizes of a guest's virtio-mem devices, or -1 when its XML cannot
- * be read. libvirt refuses a balloon above the guest's memory less these
- * (qemuDomainSetMemoryFlags), while balloon.maximum counts them: a guest
- * booted with 512 MiB and a 2048 MiB device reports 2560 MiB, and growing
- * its balloon past 512 fails. Until the coordinator drives virtio-mem itself,
- * its balloon's ceiling is what it may be given.
- */
-static long long read_virtio_mem_kib(virDomainPtr dom)
+/* A guest's live XML, parsed; NULL when it cannot be had. */
+static xmlDocPtr read_domain_xml(virDomainPtr dom)
 {
     char *xml = virDomainGetXMLDesc(dom, 0);
-    xmlDocPtr doc = NULL;
-    xmlXPathContextPtr context = NULL;
-    xmlXPathObjectPtr sizes = NULL;
-    long long total_kib = -1, kib;
+    xmlDocPtr doc;
 
     if (!xml)
-        return -1;
+        return NULL;
     doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc || !(context = xmlXPathNewContext(doc)))
-        goto cleanup;
-    sizes = xmlXPathEvalExpression(
-        (const xmlChar *)"/domain/devices/memory[@model='virtio-mem']/target/size", context);
-    if (!sizes)
-        goto cleanup;
-    total_kib = 0;
-    for (int i = 0; sizes->nodesetval && i < sizes->nodesetval->nodeNr; i++) {
-        kib = xml_size_kib(sizes->nodesetval->nodeTab[i]);
-        if (kib < 0) {
-            total_kib = -1;
-            break;
-        }
-        total_kib += kib;
-    }
-cleanup:
-    xmlXPathFreeObject(sizes);
-    xmlXPathFreeContext(context);
-    xmlFreeDoc(doc);
     free(xml);
-    return total_kib;
+    return doc;
+}
+
+/* The nodes an XPath expression finds in doc; free with xmlXPathFreeObject. */
+static xmlXPathObjectPtr find_nodes(xmlDocPtr doc, const char *path)
+{
+    xmlXPathContextPtr context = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr found =
+        context ? xmlXPathEvalExpression((const xmlChar *)path, context) : NULL;
+
+    xmlXPathFreeContext(context);
+    return found;
+}
+
+static int node_count(const xmlXPathObject *found)
+{
+    return found && found->nodesetval ? found->nodesetval->nodeNr : 0;
+}
+
+/* The size element named child of node, in KiB; -1 when missing or unreadable. */
+static long long child_size_kib(xmlNodePtr node, const char *child)
+{
+    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0)
+            return xml_size_kib(c);
+    return -1;
+}
+
+static xmlNodePtr child_named(xmlNodePtr node, const char *name)
+{
+    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+#define VIRTIO_MEM_PATH "/domain/devices/memory[@model='virtio-mem']"
+
+/* A guest's virtio-mem devices from its live XML; false when it cannot be
+ * read or makes no sense. */
+static bool read_virtio_mem(virDomainPtr dom, struct virtio_mem *mem)
+{
+    xmlDocPtr doc = read_domain_xml(dom);
+    xmlXPathObjectPtr devices = doc ? find_nodes(doc, VIRTIO_MEM_PATH) : NULL;
+    bool ok = devices != NULL;
+
+    *mem = (struct virtio_mem){0};
+    for (int i = 0; ok && i < node_count(devices); i++) {
+        xmlNodePtr target = child_named(devices->nodesetval->nodeTab[i], "target");
+        long long size = child_size_kib(target, "size");
+
+        ok = size > 0;
+        mem->sizes_kib += size;
+        if (i > 0)
+            continue;
+        mem->size_kib = size;
+        mem->block_kib = child_size_kib(target, "block");
+        mem->requested_kib = child_size_kib(target, "requested");
+        ok = ok && mem->block_kib > 0 && mem->requested_kib >= 0 &&
+             mem->requested_kib <= mem->size_kib;
+    }
+    xmlXPathFreeObject(devices);
+    xmlFreeDoc(doc);
+    return ok;
+}
+
+/* Ask a guest's first virtio-mem device to plug requested_kib: its live XML
+ * with a new <requested>, as virsh update-memory-device does. */
+static bool request_virtio_mem(virDomainPtr dom, long long requested_kib)
+{
+    xmlDocPtr doc = read_domain_xml(dom);
+    xmlXPathObjectPtr devices = doc ? find_nodes(doc, VIRTIO_MEM_PATH) : NULL;
+    xmlNodePtr device = node_count(devices) ? devices->nodesetval->nodeTab[0] : NULL;
+    xmlNodePtr requested = child_named(child_named(device, "target"), "requested");
+    xmlBufferPtr xml = xmlBufferCreate();
+    char figure[32];
+    bool ok = false;
+
+    if (requested && xml) {
+        snprintf(figure, sizeof(figure), "%lld", requested_kib);
+        xmlNodeSetContent(requested, (const xmlChar *)figure);
+        xmlSetProp(requested, (const xmlChar *)"unit", (const xmlChar *)"KiB");
+        ok = xmlNodeDump(xml, doc, device, 0, 0) > 0 &&
+             virDomainUpdateDeviceFlags(dom, (const char *)xmlBufferContent(xml),
+                                        VIR_DOMAIN_AFFECT_LIVE) == 0;
+    }
+    xmlBufferFree(xml);
+    xmlXPathFreeObject(devices);
+    xmlFreeDoc(doc);
+    return ok;
 }
 
 /* The balloon of a guest with virtio-mem: bulk statistics' balloon.current
@@ -1132,26 +1207,53 @@ static bool read_balloon_alone(virDomainPtr dom, long long *actual_kib)
            find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, actual_kib);
 }
 
-/* A guest's balloon, within the ceiling its virtio-mem devices leave it.
- * false when that cannot be told: the guest then sits out. */
-static bool fit_balloon_ceiling(virDomainPtr dom, struct guest_history *history,
-                                struct balloon_reading *r)
+/*
+ * A guest with virtio-mem has two mechanisms, and the policy sees one size:
+ * its balloon and its plugged memory together (bulk statistics' balloon.current),
+ * up to its boot memory and its first device's size. libvirt counts every
+ * device in balloon.maximum, but refuses a balloon above the boot memory.
+ * The devices are read from the live XML when the guest is first seen and
+ * whenever its maximum changes. *balloon_kib: the balloon alone. false when
+ * that cannot be told: the guest then sits out.
+ */
+static bool read_mechanisms(virDomainPtr dom, struct guest_history *history,
+                            struct balloon_reading *r, long long *balloon_kib)
 {
+    *balloon_kib = r->actual_kib;
     if (history->devices_read_at_max_kib != r->max_kib) {
-        history->virtio_mem_kib = read_virtio_mem_kib(dom);
-        history->devices_read_at_max_kib = history->virtio_mem_kib < 0 ? 0 : r->max_kib;
-        if (history->virtio_mem_kib > 0)
-            info("%s: %lld MiB of virtio-mem, which its balloon cannot reach; its balloon may "
-                 "hold up to %lld MiB",
-                 virDomainGetName(dom), mib(history->virtio_mem_kib),
-                 mib(r->max_kib - history->virtio_mem_kib));
+        if (!read_virtio_mem(dom, &history->mem)) {
+            history->devices_read_at_max_kib = 0;
+            return false;
+        }
+        history->devices_read_at_max_kib = r->max_kib;
+        if (history->mem.size_kib)
+            info("%s: its balloon holds up to %lld MiB, and virtio-mem %lld MiB more",
+                 virDomainGetName(dom), mib(r->max_kib - history->mem.sizes_kib),
+                 mib(history->mem.size_kib));
     }
-    if (history->virtio_mem_kib < 0)
-        return false;
-    if (history->virtio_mem_kib == 0)
+    if (!history->mem.size_kib)
         return true;
-    r->max_kib -= history->virtio_mem_kib;
-    return r->max_kib > 0 && read_balloon_alone(dom, &r->actual_kib);
+    r->max_kib += history->mem.size_kib - history->mem.sizes_kib;
+    return read_balloon_alone(dom, balloon_kib);
+}
+
+/*
+ * Where a guest's memory goes between its mechanisms, for a total: the balloon
+ * up to its ceiling first, virtio-mem beyond it (in whole blocks). So a guest
+ * grows by virtio-mem only once its balloon has nothing left to give back,
+ * and gives back by unplugging what lies above its boot memory: unplugged
+ * blocks leave the guest and its host accounting, while ballooned boot
+ * memory still counts in its maximum.
+ */
+static void split_memory(const struct virtio_mem *mem, long long ceiling_kib, long long total_kib,
+                         long long *balloon_kib, long long *requested_kib)
+{
+    long long plugged = clamp_ll(total_kib - ceiling_kib, 0, mem->size_kib);
+
+    if (mem->block_kib > 0 && plugged % mem->block_kib)
+        plugged = min_ll(mem->size_kib, plugged + mem->block_kib - plugged % mem->block_kib);
+    *requested_kib = plugged;
+    *balloon_kib = total_kib - plugged;
 }
 
 /* A guest without an unused figure, or with only stale ones, has balloon
@@ -1187,7 +1289,8 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
  * vanished while we looked. now: when the cycle read the guests, s since the
  * epoch. */
 static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, long long now,
-                       struct guest *g, struct balloon_reading *r, size_t *at)
+                       struct guest *g, struct balloon_reading *r, size_t *at,
+                       long long *balloon_kib)
 {
     struct guest_history *history;
     long long sent_to_kib;
@@ -1204,8 +1307,8 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
     if (co->constant_stats)
         r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
     history->seen = true;
-    if (!fit_balloon_ceiling(record->dom, history, r)) {
-        debug("%s: cannot tell its balloon's ceiling: %s", virDomainGetName(record->dom),
+    if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
+        debug("%s: cannot read its virtio-mem: %s", virDomainGetName(record->dom),
               virGetLastErrorMessage());
         return false;
     }
@@ -1314,26 +1417,67 @@ static bool guest_vanished(void)
     return code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID;
 }
 
+static bool set_balloon(virDomainPtr dom, const char *name, long long kib)
+{
+    debug("virDomainSetMemoryFlags(%s, %lld KiB, LIVE)", name, kib);
+    return virDomainSetMemoryFlags(dom, (unsigned long)kib, VIR_DOMAIN_AFFECT_LIVE) == 0;
+}
+
+static bool set_virtio_mem(virDomainPtr dom, const char *name, long long kib)
+{
+    debug("virDomainUpdateDeviceFlags(%s, virtio-mem requested %lld KiB, LIVE)", name, kib);
+    return request_virtio_mem(dom, kib);
+}
+
+/* The mechanism layer: a guest's new total, by balloon or virtio-mem or both
+ * (growing, the balloon goes first; giving back, virtio-mem). */
+static bool set_total(struct guest_history *history, virDomainPtr dom, const char *name,
+                      long long balloon_now_kib, long long ceiling_kib, long long total_kib)
+{
+    long long balloon_kib, requested_kib;
+    bool growing;
+
+    if (!history->mem.size_kib)
+        return set_balloon(dom, name, total_kib);
+    split_memory(&history->mem, ceiling_kib, total_kib, &balloon_kib, &requested_kib);
+    growing = requested_kib > history->mem.requested_kib || balloon_kib > balloon_now_kib;
+    if (growing && balloon_kib != balloon_now_kib && !set_balloon(dom, name, balloon_kib))
+        return false;
+    if (requested_kib != history->mem.requested_kib) {
+        if (!set_virtio_mem(dom, name, requested_kib))
+            return false;
+        history->mem.requested_kib = requested_kib;
+    }
+    return growing || balloon_kib == balloon_now_kib || set_balloon(dom, name, balloon_kib);
+}
+
 static void apply_resize(struct coordinator *co, const struct cycle *cycle, struct resize *r)
 {
-    struct guest_history *history;
+    struct guest_history *history = &co->history[cycle->history_at[r->guest]];
     const struct guest *g = &cycle->snap.guests[r->guest];
-    virDomainPtr dom = cycle->domains[r->guest];
-    unsigned long target_kib = (unsigned long)(g->target_kib + r->delta_kib);
+    long long target_kib = g->target_kib + r->delta_kib;
+    long long ceiling_kib = g->max_kib - history->mem.size_kib;
 
-    debug("virDomainSetMemoryFlags(%s, %lu KiB, LIVE)", g->name, target_kib);
-    if (virDomainSetMemoryFlags(dom, target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    if (!set_total(history, cycle->domains[r->guest], g->name, cycle->balloon_kib[r->guest],
+                   ceiling_kib, target_kib)) {
         r->outcome = FAILED;
-        if (guest_vanished())
+        if (guest_vanished()) {
             warn("%s: gone before it could be resized", g->name);
-        else
-            warn("%s: cannot resize to %lld MiB: %s", g->name, mib((long long)target_kib),
-                 virGetLastErrorMessage());
+            return;
+        }
+        /* Asking again each cycle would fail each cycle. */
+        history->refused_backoff =
+            history->refused_backoff
+                ? (unsigned long)min_ll(2 * (long long)history->refused_backoff, UNRESPONSIVE_MAX)
+                : UNRESPONSIVE_BACKOFF;
+        history->refused_until = co->cycle + history->refused_backoff;
+        warn("%s: cannot resize to %lld MiB: %s; leaving it alone for %lu cycles", g->name,
+             mib(target_kib), virGetLastErrorMessage(), history->refused_backoff);
         return;
     }
+    history->refused_backoff = 0;
     r->outcome = APPLIED;
-    history = &co->history[cycle->history_at[r->guest]];
-    note_resize(history, g, (long long)target_kib, co->cycle);
+    note_resize(history, g, target_kib, co->cycle);
     if (r->delta_kib > 0)
         history->grows++;
     else
@@ -1418,6 +1562,8 @@ static void print_guest_table(FILE *out, const struct snapshot *snap, const stru
             print_change(out, snap, r, dry_run);
         } else if (g->settling) {
             fputs("  settling", out);
+        } else if (g->refused) {
+            fputs("  refused", out);
         } else if (g->unresponsive) {
             fputs("  unresponsive", out);
         }
@@ -1537,16 +1683,18 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
 
         fputs(i ? ",{\"name\":" : "{\"name\":", out);
         json_string(out, g->name);
-        fprintf(out, ",\"actual_kib\":%lld,\"target_kib\":%lld,\"max_kib\":%lld", g->actual_kib,
-                g->target_kib, g->max_kib);
+        fprintf(out,
+                ",\"actual_kib\":%lld,\"balloon_kib\":%lld,\"target_kib\":%lld,\"max_kib\":%lld",
+                g->actual_kib, cycle->balloon_kib[i], g->target_kib, g->max_kib);
         json_figure(out, "unused_kib", g->has_unused, g->unused_kib);
         json_figure(out, "available_kib", reading->has_available, reading->available_kib);
         json_figure(out, "last_update", reading->has_last_update, reading->last_update);
         fprintf(out,
                 ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"settling\":%s,"
-                "\"unresponsive\":%s,\"delta_kib\":%lld",
+                "\"unresponsive\":%s,\"refused\":%s,\"delta_kib\":%lld",
                 g->coming_kib, g->use_rate_kib_s, g->settling ? "true" : "false",
-                g->unresponsive ? "true" : "false", r ? r->delta_kib : 0);
+                g->unresponsive ? "true" : "false", g->refused ? "true" : "false",
+                r ? r->delta_kib : 0);
         if (r) {
             fputs(",\"peer\":", out);
             json_string(out, r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name);
@@ -1606,16 +1754,17 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
     cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
     cycle->history_at = calloc((size_t)found + 1, sizeof(*cycle->history_at));
+    cycle->balloon_kib = calloc((size_t)found + 1, sizeof(*cycle->balloon_kib));
     cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
     cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
     if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
-        !cycle->plan.resizes || !cycle->plan.slot_of)
+        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of)
         die(EXIT_RUNTIME, "out of memory");
     for (int i = 0; i < found; i++) {
         size_t n = cycle->snap.count;
 
         if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
-                        &cycle->history_at[n]))
+                        &cycle->history_at[n], &cycle->balloon_kib[n]))
             continue;
         cycle->domains[n] = cycle->records[i]->dom;
         cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);

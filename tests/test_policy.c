@@ -322,6 +322,11 @@ static const struct policy_case adaptive_cases[] = {
      4096,
      0,
      {{"vm2", +125, "host"}}},
+    {"a guest with virtio-mem is one size to the policy, fed up to its max (boot + device)",
+     {{"vmem", 2500, 50, 2560}},
+     4096,
+     0,
+     {{"vmem", +60, "host"}}},
     {"a growth under way counts: a guest about to get memory is not fed twice",
      {{"vm1", 512, 40, 2048, .target = 762, .coming = 250, .grown = 1}},
      4096},
@@ -563,6 +568,40 @@ static void nonsense_snapshots(const struct policy *policy, int rounds)
     report(name, &v);
 }
 
+/* The mechanism layer: where a guest's new total goes between its balloon
+ * (ceiling: its boot memory) and its virtio-mem (2 MiB blocks). */
+static void test_split(void)
+{
+    static const struct {
+        const char *rule;
+        long long size, ceiling, total; /* MiB; size 0: no virtio-mem */
+        long long balloon, requested;   /* MiB expected */
+    } rows[] = {
+        {"a guest without virtio-mem: all of it is balloon", 0, 2048, 700, 700, 0},
+        {"below the balloon's ceiling: balloon only", 2048, 512, 400, 400, 0},
+        {"at the ceiling: balloon only", 2048, 512, 512, 512, 0},
+        {"past the ceiling: virtio-mem plugs the rest", 2048, 512, 1500, 512, 988},
+        {"virtio-mem plugs whole blocks; the balloon gives back the odd MiB", 2048, 512, 1001,
+         511, 490},
+        {"giving back, virtio-mem unplugs before the balloon inflates", 2048, 512, 700, 512, 188},
+        {"no more than the device holds", 2048, 512, 2560, 512, 2048},
+    };
+    struct verdict v = {0};
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct virtio_mem mem = {.sizes_kib = rows[i].size * 1024,
+                                 .size_kib = rows[i].size * 1024,
+                                 .block_kib = rows[i].size ? 2048 : 0};
+        long long balloon, requested;
+
+        split_memory(&mem, rows[i].ceiling * 1024, rows[i].total * 1024, &balloon, &requested);
+        if (balloon != rows[i].balloon * 1024 || requested != rows[i].requested * 1024)
+            fail(&v, "%s: balloon %lld KiB, virtio-mem %lld KiB", rows[i].rule, balloon,
+                 requested);
+    }
+    report("mechanism: a total splits into balloon up to its ceiling, virtio-mem beyond", &v);
+}
+
 int main(void)
 {
     const struct policy *seed = find_policy("seed");
@@ -577,5 +616,6 @@ int main(void)
         random_snapshots(&policies[i], 20000);
         nonsense_snapshots(&policies[i], 300);
     }
+    test_split();
     return tests_status();
 }

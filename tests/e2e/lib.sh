@@ -120,11 +120,14 @@ e2e_console_file() {
 }
 
 # e2e_guest_xml NAME CURRENT_MIB MAX_MIB WORKLOAD_SCRIPT [OPTIONS]: the
-# domain XML. OPTIONS, comma-separated, make a guest the coordinator must
-# leave alone: nostats (balloon statistics period 0), noballoon
-# (<memballoon model='none'/>), nodriver (the guest loads no balloon driver).
+# domain XML. OPTIONS, comma-separated: nostats (balloon statistics period
+# 0), noballoon (<memballoon model='none'/>), nodriver (the guest loads no
+# balloon driver), virtiomem (a 2048 MiB virtio-mem device beside the MAX_MIB
+# the guest boots with, none of it plugged; memory it plugs comes online
+# movable, so that it can be unplugged again).
 e2e_guest_xml() {
     local name=$1 cur=$2 max=$3 script=$4 options=,${5:-}, cmdline balloon
+    local numa='' virtio_mem='' max_memory=''
 
     # loglevel=4 keeps errors such as the OOM killer's on the console but
     # not the boot chatter. The machine has no ACPI tables, which the kernel
@@ -138,9 +141,23 @@ e2e_guest_xml() {
     </memballoon>"
     [[ $options != *,nostats,* ]] || balloon="<memballoon model='virtio'/>"
     [[ $options != *,noballoon,* ]] || balloon="<memballoon model='none'/>"
+    if [[ $options == *,virtiomem,* ]]; then
+        cmdline+=" memhp_default_state=online_movable"
+        max_memory="<maxMemory slots='2' unit='MiB'>$((max + 4096))</maxMemory>"
+        numa="<cpu><numa><cell id='0' cpus='0' memory='$max' unit='MiB'/></numa></cpu>"
+        virtio_mem="<memory model='virtio-mem'>
+      <target>
+        <size unit='MiB'>2048</size>
+        <node>0</node>
+        <block unit='MiB'>2</block>
+        <requested unit='MiB'>0</requested>
+      </target>
+    </memory>"
+    fi
     cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
+  $max_memory
   <memory unit='MiB'>$max</memory>
   <currentMemory unit='MiB'>$cur</currentMemory>
   <vcpu>1</vcpu>
@@ -150,6 +167,7 @@ e2e_guest_xml() {
     <initrd>$MC_GUEST_DIR/initramfs.gz</initrd>
     <cmdline>$cmdline</cmdline>
   </os>
+  $numa
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
@@ -160,6 +178,7 @@ e2e_guest_xml() {
       <target port='0'/>
     </serial>
     $balloon
+    $virtio_mem
   </devices>
 </domain>
 EOF
@@ -185,8 +204,8 @@ e2e_guest_start() {
         e2e_log "guest $name: need 0 < CURRENT_MIB ($cur) <= MAX_MIB ($max)"
         return 1
     fi
-    if [[ ! $options =~ ^((nostats|noballoon|nodriver),?)*$ ]]; then
-        e2e_log "guest $name: options '$options': expected nostats, noballoon, nodriver"
+    if [[ ! $options =~ ^((nostats|noballoon|nodriver|virtiomem),?)*$ ]]; then
+        e2e_log "guest $name: options '$options': expected nostats, noballoon, nodriver, virtiomem"
         return 1
     fi
     if [[ ! $script =~ ^[a-z0-9:,]*$ ]]; then
