@@ -696,6 +696,14 @@ static bool statistics_stale(const struct balloon_reading *r, long long now, int
 
 enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT };
 
+/* The wait before a guest that failed us is asked again: UNRESPONSIVE_BACKOFF
+ * cycles, doubling each time up to UNRESPONSIVE_MAX (Xen's squeezed does so). */
+static unsigned long next_backoff(unsigned long backoff)
+{
+    return backoff ? (unsigned long)min_ll(2 * (long long)backoff, UNRESPONSIVE_MAX)
+                   : UNRESPONSIVE_BACKOFF;
+}
+
 /* The balloon has gone as far as it will: take it where it is. One that
  * stopped short did not follow (a guest that could not give what was asked,
  * or a balloon driver that does not answer): it is not asked to give again
@@ -713,9 +721,7 @@ static enum balloon_event balloon_stopped(struct guest_history *h, const struct 
         h->backoff_cycles = 0;
         return BALLOON_ARRIVED;
     }
-    h->backoff_cycles = h->backoff_cycles
-                            ? min_ll(2 * (long long)h->backoff_cycles, UNRESPONSIVE_MAX)
-                            : UNRESPONSIVE_BACKOFF;
+    h->backoff_cycles = next_backoff(h->backoff_cycles);
     h->unresponsive_until = cycle + h->backoff_cycles;
     g->unresponsive = true;
     return BALLOON_STOPPED_SHORT;
@@ -1126,21 +1132,20 @@ static int node_count(const xmlXPathObject *found)
     return found && found->nodesetval ? found->nodesetval->nodeNr : 0;
 }
 
-/* The size element named child of node, in KiB; -1 when missing or unreadable. */
-static long long child_size_kib(xmlNodePtr node, const char *child)
-{
-    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0)
-            return xml_size_kib(c);
-    return -1;
-}
-
 static xmlNodePtr child_named(xmlNodePtr node, const char *name)
 {
     for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
             return c;
     return NULL;
+}
+
+/* The size element named child of node, in KiB; -1 when missing or unreadable. */
+static long long child_size_kib(xmlNodePtr node, const char *child)
+{
+    xmlNodePtr size = child_named(node, child);
+
+    return size ? xml_size_kib(size) : -1;
 }
 
 #define VIRTIO_MEM_PATH "/domain/devices/memory[@model='virtio-mem']"
@@ -1469,10 +1474,7 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
             return;
         }
         /* Asking again each cycle would fail each cycle. */
-        history->refused_backoff =
-            history->refused_backoff
-                ? (unsigned long)min_ll(2 * (long long)history->refused_backoff, UNRESPONSIVE_MAX)
-                : UNRESPONSIVE_BACKOFF;
+        history->refused_backoff = next_backoff(history->refused_backoff);
         history->refused_until = co->cycle + history->refused_backoff;
         warn("%s: cannot resize to %lld MiB: %s; leaving it alone for %lu cycles", g->name,
              mib(target_kib), virGetLastErrorMessage(), history->refused_backoff);

@@ -32,6 +32,18 @@ trace_lines() {
     done
 }
 
+# signal_and_wait SIGNAL PID TIMEOUT_S: send SIGNAL to PID and wait for it.
+# sent says whether it was still running (one that had already ended would
+# pass for one the signal stopped); status is its exit status, or 124;
+# waited the seconds since the signal.
+signal_and_wait() {
+    local started=$SECONDS
+    if kill -"$1" "$2" 2>/dev/null; then sent=yes; else sent=no; fi
+    wait_for_exit "$2" "$3"
+    status=$?
+    waited=$((SECONDS - started))
+}
+
 # Wait up to $2 seconds for process $1 to end; its exit status, or 124.
 wait_for_exit() {
     local pid=$1 deadline=$((SECONDS + $2))

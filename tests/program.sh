@@ -112,10 +112,7 @@ for signal in TERM INT; do
     "$program" -c "$four" --trace "$scratch/loop-$signal.json" 1 >"$scratch/loop.out" 2>&1 &
     pid=$!
     sleep 3.5
-    # A program that had already ended would pass for one the signal stopped.
-    if kill -"$signal" "$pid" 2>/dev/null; then sent=yes; else sent=no; fi
-    wait_for_exit "$pid" 5
-    status=$?
+    signal_and_wait "$signal" "$pid" 5
     expect "program: SIG$signal stops it with status 0" "running when signalled: $sent; status $status" \
         test "$sent" = yes -a "$status" = 0
     expect "program: SIG$signal is reported" "$(tail -2 "$scratch/loop.out")" \
@@ -138,13 +135,10 @@ expect "program: the next cycle reads the new sizes, with nothing left to come" 
 "$program" -c "$four" -q 60 >"$scratch/long.out" 2>&1 &
 pid=$!
 sleep 1
-started=$SECONDS
-if kill -INT "$pid" 2>/dev/null; then sent=yes; else sent=no; fi
-wait_for_exit "$pid" 10
-status=$?
+signal_and_wait INT "$pid" 10
 expect "program: a signal wakes a long sleep" \
-    "running when signalled: $sent; status $status after $((SECONDS - started)) s" \
-    test "$sent" = yes -a "$status" = 0 -a $((SECONDS - started)) -le 2
+    "running when signalled: $sent; status $status after $waited s" \
+    test "$sent" = yes -a "$status" = 0 -a "$waited" -le 2
 
 # A libvirtd that accepts the connection and never answers (hung, or
 # stopped with SIGSTOP): a stop request still ends the program, a period
@@ -162,14 +156,11 @@ for _ in $(seq 50); do [ -S "$scratch/silent.sock" ] && break; sleep 0.1; done
 "$program" -c "qemu+unix:///system?socket=$scratch/silent.sock" 1 >"$scratch/silent.out" 2>&1 &
 pid=$!
 sleep 2
-started=$SECONDS
-if kill -TERM "$pid" 2>/dev/null; then sent=yes; else sent=no; fi
-wait_for_exit "$pid" 15
-status=$?
+signal_and_wait TERM "$pid" 15
 kill "$silent" 2>/dev/null
 wait "$silent" 2>/dev/null
 expect "program: SIGTERM ends it while libvirtd never answers" \
-    "waiting on libvirt when signalled: $sent; status $status after $((SECONDS - started)) s: $(cat "$scratch/silent.out")" \
+    "waiting on libvirt when signalled: $sent; status $status after $waited s: $(cat "$scratch/silent.out")" \
     test "$sent" = yes -a "$status" = 0
 expect "program: it says that libvirt did not answer" "$(cat "$scratch/silent.out")" \
     grep -q 'libvirt has not answered in the [0-9]* s since the stop request; stopping without it' "$scratch/silent.out"

@@ -586,9 +586,9 @@ static void test_split(void)
         {"below the balloon's ceiling: balloon only", 2048, 512, 400, 400, 0},
         {"at the ceiling: balloon only", 2048, 512, 512, 512, 0},
         {"past the ceiling: virtio-mem plugs the rest", 2048, 512, 1500, 512, 988},
-        {"virtio-mem plugs whole blocks; the balloon gives back the odd MiB", 2048, 512, 1001,
-         511, 490},
-        {"giving back, virtio-mem unplugs before the balloon inflates", 2048, 512, 700, 512, 188},
+        {"virtio-mem plugs whole blocks; the balloon gives back the odd MiB", 2048, 512, 1001, 511,
+         490},
+        {"giving back above the ceiling, only virtio-mem shrinks", 2048, 512, 700, 512, 188},
         {"no more than the device holds", 2048, 512, 2560, 512, 2048},
     };
     struct verdict v = {0};
@@ -601,8 +601,7 @@ static void test_split(void)
 
         split_memory(&mem, rows[i].ceiling * 1024, rows[i].total * 1024, &balloon, &requested);
         if (balloon != rows[i].balloon * 1024 || requested != rows[i].requested * 1024)
-            fail(&v, "%s: balloon %lld KiB, virtio-mem %lld KiB", rows[i].rule, balloon,
-                 requested);
+            fail(&v, "%s: balloon %lld KiB, virtio-mem %lld KiB", rows[i].rule, balloon, requested);
     }
     report("mechanism: a total splits into balloon up to its ceiling, virtio-mem beyond", &v);
 }
