@@ -38,6 +38,8 @@ struct policy_case {
     long long min_guest;                       /* MiB; 0: MIN_GUEST_MEMORY */
     struct expected_resize expect[ROW_GUESTS]; /* none: no resize at all */
     long long host_promised;                   /* MiB of growths under way */
+    int period;                                /* s; 0: 1 */
+    int look_again;                            /* s the plan asks for; 0: the period */
 };
 
 static const struct policy_case seed_cases[] = {
@@ -317,6 +319,16 @@ static const struct policy_case adaptive_cases[] = {
      300,
      0,
      {{"vm1", +44, "host"}}},
+    {"a donor with memory due back gives it to the host, which feeds the needy guest",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 900, 2048, .wasteful = RETURN_AFTER_CYCLES}},
+     4096,
+     0,
+     {{"vm1", +87, "host"}, {"vm2", -512, "host"}}},
+    {"a donor with memory due back feeds the needy guest when the host cannot",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 900, 2048, .wasteful = RETURN_AFTER_CYCLES}},
+     306,
+     0,
+     {{"vm2", -87, "vm1"}, {"vm1", +87, "vm2"}}},
     {"a guest at its max is not fed, and the next needy guest is",
      {{"vm1", 2048, 50, 2048, .rate = 50}, {"vm2", 512, 100, 2048}},
      4096,
@@ -348,12 +360,42 @@ static const struct policy_case adaptive_cases[] = {
      4096,
      0,
      {{"vm1", -100, "host"}}},
-    {"a wasteful guest whose use grows keeps its memory",
-     {{"vm1", 1024, 700, 2048, .rate = 10, .wasteful = 9}},
+    {"a wasteful guest whose use grows keeps the waste threshold a horizon ahead",
+     {{"vm1", 1024, 580, 2048, .rate = 100, .wasteful = 9}},
      4096},
-    {"a guest just fed gives nothing back",
-     {{"vm1", 1024, 700, 2048, .grown = 1, .wasteful = 9}},
+    {"a wasteful guest whose use grows gives back what lies beyond a horizon's growth",
+     {{"vm1", 1024, 900, 2048, .rate = 100, .wasteful = 9}},
+     4096,
+     0,
+     {{"vm1", -300, "host"}}},
+    {"a guest just fed gives nothing back, though its use dips as a balloon's move can show",
+     {{"vm1", 1024, 700, 2048, .rate = -50, .grown = 1, .wasteful = 9}},
      4096},
+    {"a guest that frees memory gives back though just fed: what it freed was its own",
+     {{"vm1", 1024, 700, 2048, .rate = -200, .grown = 1, .wasteful = 9}},
+     4096,
+     0,
+     {{"vm1", -400, "host"}}},
+    {"a donor that frees memory gives though just fed",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048, .rate = -200, .grown = 1}},
+     4096,
+     0,
+     {{"vm2", -87, "vm1"}, {"vm1", +87, "vm2"}}},
+    {"at a long period, a growing guest brings the next look within a second, planned for",
+     {{"vm1", 512, 300, 2048, .rate = 80}},
+     4096,
+     0,
+     {{"vm1", +127, "host"}},
+     0,
+     3,
+     GROWING_LOOK_S},
+    {"at a long period with nobody growing, the next look is a period away",
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 800, 2048, .rate = -50}},
+     4096,
+     0,
+     {{"vm2", -87, "vm1"}, {"vm1", +87, "vm2"}},
+     0,
+     3},
     {"growths under way count against the host",
      {{"vm1", 512, 100, 2048}},
      1000,
@@ -414,6 +456,8 @@ static void check_expected(const struct policy_case *row, const struct snapshot 
     }
     if (plan->count != expected)
         fail(v, "%zu resizes, expected %zu", plan->count, expected);
+    if (plan->look_again_s != row->look_again)
+        fail(v, "asks for the next look in %d s, expected %d", plan->look_again_s, row->look_again);
 }
 
 static void run_case(const struct policy *policy, const struct policy_case *row)
@@ -429,6 +473,8 @@ static void run_case(const struct policy *policy, const struct policy_case *row)
     struct verdict v = {0};
     char name[256];
 
+    if (row->period)
+        cfg.period_s = row->period;
     snap.count = build_guests(row->guests, guests);
     policy->plan(&snap, &cfg, &plan);
     check_rules(&snap, &cfg, &plan, &v);
