@@ -44,7 +44,7 @@
 #define HOST_RESERVE         256 /* MiB: host free memory never handed to guests */
 #define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
 #define GROWN_HOLD_CYCLES    5   /* cycles: a guest that grew gives nothing back for this long */
-#define DEFAULT_POLICY       "seed"
+#define DEFAULT_POLICY       "adaptive"
 
 #ifndef VERSION
 #define VERSION "unknown"
