@@ -624,14 +624,16 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
     if (!by_urgency || !donors)
         goto cleanup; /* no plan is always a safe plan */
     for (size_t i = 0; i < snap->count; i++) {
-        if (growing(&snap->guests[i]) && GROWING_LOOK_S < cfg->period_s)
+        const struct guest *g = &snap->guests[i];
+        long long spare_kib = spare(g, cfg);
+
+        if (growing(g) && GROWING_LOOK_S < cfg->period_s)
             plan->look_again_s = GROWING_LOOK_S;
-        if (needy(&snap->guests[i], cfg))
+        if (needy(g, cfg))
             by_urgency[needy_count++] = i;
-        else if (spare(&snap->guests[i], cfg) > 0)
+        else if (spare_kib > 0)
             donors[donor_count++] =
-                (struct donor){i, spare(&snap->guests[i], cfg),
-                               worth_a_resize(whole_mib(due_back(&snap->guests[i], cfg)), cfg)};
+                (struct donor){i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg)), cfg)};
     }
     sort_by_urgency(snap, by_urgency, needy_count);
     qsort(donors, donor_count, sizeof(*donors), richer_first);
@@ -640,8 +642,7 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
             feed(snap, cfg, plan, by_urgency[i], donors, donor_count, &next_donor);
 
     for (size_t i = 0; i < snap->count; i++)
-        if (due_back(&snap->guests[i], cfg) > 0)
-            plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg));
+        plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg));
 cleanup:
     free(donors);
     free(by_urgency);
