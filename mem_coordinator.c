@@ -2,10 +2,11 @@
  * mem_coordinator: balance memory between the running guests of a
  * libvirt/QEMU host by resizing their virtio balloons.
  *
- * Every PERIOD seconds it reads each running guest's balloon statistics,
- * hands a snapshot of them to a policy (a pure function), and applies the
- * resizes the policy plans. Starved guests are fed from wasteful guests
- * first, else from the host; wasteful guests give memory back.
+ * Every second it reads each running guest's balloon statistics, hands a
+ * snapshot of them to a policy (a pure function), and applies the resizes
+ * the policy plans. Starved guests are fed from wasteful guests first, else
+ * from the host, in the second they are seen; wasteful guests give memory
+ * back once a PERIOD while the host has room, and faster as it runs short.
  *
  * The file reads top to bottom: tunables, types, policy, balloon model,
  * messages, libvirt layer, cycle output, options, main loop.
@@ -42,8 +43,10 @@
 #define WASTE_THRESHOLD      300 /* MiB: more unused than this and a guest is wasteful */
 #define MIN_GUEST_MEMORY     200 /* MiB: no balloon is shrunk below this */
 #define HOST_RESERVE         256 /* MiB: host free memory never handed to guests */
+#define HOST_COMFORT         1024 /* MiB above HOST_RESERVE: less room than this and memory
+                                     is taken back by the host's need, not once a period */
 #define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
-#define GROWN_HOLD_CYCLES    5   /* cycles: a guest that grew gives nothing back for this long */
+#define GROWN_HOLD_CYCLES    5   /* looks: a guest that grew gives nothing back for this long */
 #define DEFAULT_POLICY       "adaptive"
 
 #ifndef VERSION
@@ -61,12 +64,12 @@
 #define UNRESPONSIVE_BACKOFF 10   /* cycles: first wait before a stuck balloon is asked again */
 #define UNRESPONSIVE_MAX     320  /* cycles: the longest such wait */
 #define USE_SAMPLES          4    /* statistics a guest's rate of use is measured over */
-#define BALLOON_LAG_S        2    /* s: statistics' age plus a balloon's move, beyond the period */
-#define GROWING_LOOK_S       1    /* s: how soon adaptive looks again while a guest's use grows */
+#define LOOK_S               1    /* s: every guest is read, and the needy fed, this often */
+#define BALLOON_LAG_S        2    /* s: statistics' age plus a balloon's move, beyond a look */
 #define GROWING_RATE         1024 /* KiB/s: use that grows slower than this counts as flat */
-#define RETURN_AFTER_CYCLES  2    /* cycles above WASTE_THRESHOLD before adaptive takes back */
-#define RETURN_STEP          512  /* MiB: the most adaptive takes back from a guest a cycle */
-#define STALE_STATS_S        10   /* s: older statistics (and older than 3 periods) are not used */
+#define RETURN_AFTER_CYCLES  2    /* looks above WASTE_THRESHOLD before adaptive takes back */
+#define RETURN_STEP          512  /* MiB: the most adaptive takes back from a guest at once */
+#define STALE_STATS_S        10   /* s: older statistics are not used */
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
@@ -91,9 +94,15 @@ struct config {
     long long waste_kib;        /* unused above this: wasteful */
     long long min_guest_kib;    /* floor for any balloon */
     long long host_reserve_kib; /* host free memory never given away */
+    long long host_comfort_kib; /* room above the reserve below which memory goes back by need */
     long long min_step_kib;     /* smallest resize made */
-    unsigned long hold_cycles;  /* a guest that grew gives nothing back for this many cycles */
-    int period_s;               /* the time between two decisions */
+    unsigned long hold_cycles;  /* a guest that grew gives nothing back for this many looks */
+    int period_s;               /* how often what can wait is decided (seed: everything) */
+    int look_s;                 /* how often guests are read and the needy fed */
+    int lag_s;                  /* statistics' age plus a balloon's move, beyond a look */
+    long long growing_kib_s;    /* use that grows slower than this counts as flat */
+    unsigned long return_after; /* looks above the waste threshold before adaptive takes back */
+    long long return_step_kib;  /* the most adaptive takes back from a guest at once */
 };
 
 /* One running guest as the policy sees it. The balloon model fills in where
@@ -106,6 +115,7 @@ struct guest {
     long long unused_kib;     /* free memory in its last statistics (not "available", its total) */
     long long coming_kib;     /* what its balloon will still add (+) or take (-) from that */
     long long use_rate_kib_s; /* how fast its used memory grows; negative: shrinks */
+    int stats_interval_s;     /* between its last two statistics; 0: not known yet */
     unsigned long cycles_wasteful;     /* in a row with more unused than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
@@ -119,6 +129,8 @@ struct snapshot {
     size_t count;
     long long host_free_kib;
     long long host_promised_kib; /* growths under way, not yet drawn from the host */
+    long long host_returning_kib; /* shrinks under way, not yet back on the host */
+    bool period_due; /* a PERIOD has passed: decide what waits for one */
 };
 
 #define PEER_HOST SIZE_MAX /* a resize whose memory comes from or goes to the host */
@@ -139,7 +151,6 @@ struct plan {
     size_t *slot_of; /* per guest: 1 + the index of its resize; 0: none */
     size_t count;
     long long host_given_kib; /* taken from the host by the grows so far */
-    int look_again_s;         /* the next cycle this soon; 0: after the period */
 };
 
 typedef void plan_fn(const struct snapshot *snap, const struct config *cfg, struct plan *plan);
@@ -233,8 +244,8 @@ struct coordinator {
     unsigned long cycle;         /* cycles that read the guests */
     unsigned long failed_cycles; /* cycles that could not */
     unsigned long reconnects;
-    int look_again_s; /* the last plan's: the next cycle this soon; 0: after the period */
     struct timespec started;
+    struct timespec next_period; /* when the next PERIOD is due */
 };
 
 /* Policy: pure functions of a const snapshot and config. */
@@ -404,7 +415,7 @@ static size_t most_wasteful(const struct snapshot *snap, const struct config *cf
 }
 
 /*
- * The original algorithm: at most one decision a cycle.
+ * The original algorithm: at most one decision a PERIOD.
  * A starved guest gets half of the most wasteful guest's unused memory (half
  * of the unused part, which keeps the donor clear of starving), or else
  * WASTE_THRESHOLD from the host. With nobody starved, the most wasteful guest
@@ -420,6 +431,8 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
     size_t wasteful;
     long long spare_kib;
 
+    if (!snap->period_due)
+        return; /* its one decision is a PERIOD's */
     if (starved != SIZE_MAX && expected_unused(&snap->guests[starved]) < cfg->starve_kib) {
         wasteful = most_wasteful(snap, cfg, starved);
         spare_kib = wasteful == SIZE_MAX ? 0 : expected_unused(&snap->guests[wasteful]);
@@ -440,17 +453,17 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
         plan_shrink_to_host(plan, snap, cfg, wasteful, spare_kib - cfg->waste_kib);
 }
 
-static bool growing(const struct guest *g)
+static bool growing(const struct guest *g, const struct config *cfg)
 {
-    return g->has_unused && g->use_rate_kib_s >= GROWING_RATE;
+    return g->has_unused && g->use_rate_kib_s >= cfg->growing_kib_s;
 }
 
-/* Adaptive: how long a guest must last on what it has, from this decision
- * until the next one has taken effect. While a guest's use grows the next
- * look comes within GROWING_LOOK_S, whatever the period. */
+/* Adaptive: how long a guest must last on what it has, from this look until
+ * the next look's resize has taken effect. A guest that sends statistics
+ * less often than we look is seen only that often. */
 static long long horizon_s(const struct guest *g, const struct config *cfg)
 {
-    return (growing(g) ? min_ll(cfg->period_s, GROWING_LOOK_S) : cfg->period_s) + BALLOON_LAG_S;
+    return max_ll(cfg->look_s, g->stats_interval_s) + cfg->lag_s;
 }
 
 /* What a guest needs unused to last that long, at the rate its use grows. */
@@ -501,11 +514,9 @@ static void sort_by_urgency(const struct snapshot *snap, size_t *guests, size_t 
     free(order);
 }
 
-/* The unused memory a guest is sized to: its need and a quarter of the band
- * between the thresholds. A needy guest is fed up to it, a donor gives down
- * to it. Half the band held 6 to 14% more memory than seed in make bench
- * where seed kept its guests alive; the need already holds the rate's
- * headroom, and a guest that dips below it is fed the next cycle. */
+/* The unused memory a needy guest is fed up to: its need and a quarter of
+ * the band between the thresholds. The need already holds the rate's
+ * headroom, and a guest that dips below it is fed at the next look. */
 static long long target_unused(const struct guest *g, const struct config *cfg)
 {
     return needed_unused(g, cfg) + (cfg->waste_kib - cfg->starve_kib) / 4;
@@ -521,63 +532,80 @@ static bool freeing(const struct guest *g, const struct config *cfg)
 }
 
 /* Seed's hold after a growth, but for a guest that frees memory: that is
- * its own, not what it was fed (make bench, turns: a guest fed a moment
- * before it freed 700 MiB held them idle through the hold). */
+ * its own, not what it was fed. */
 static bool may_give_back(const struct guest *g, const struct config *cfg)
 {
     return may_give(g, cfg) || (freeing(g, cfg) && !g->unresponsive);
 }
 
-/* What a guest can give another: what lies above its own target, which
- * holds a horizon of its own growth. */
-static long long spare(const struct guest *g, const struct config *cfg)
+/* How short of room the host is: 0 with host_comfort_kib or more above its
+ * reserve, once growths under way and this plan's own are drawn; 1 at the
+ * reserve. */
+static double host_pressure(const struct plan *plan, const struct snapshot *snap,
+                            const struct config *cfg)
+{
+    long long room = host_room(plan, snap, cfg);
+
+    if (room >= cfg->host_comfort_kib)
+        return 0;
+    return 1 - (double)room / (double)cfg->host_comfort_kib;
+}
+
+/* What a guest keeps unused when memory is taken from it. On a roomy host,
+ * the waste threshold and a horizon of its growth: a quiet guest starts its
+ * next burst on what it has, where memory taken back would gain the host
+ * nothing. As the host nears its reserve, less, down to the guest's bare
+ * need at the reserve. */
+static long long kept_unused(const struct guest *g, const struct config *cfg, double pressure)
+{
+    return needed_unused(g, cfg) +
+           (long long)((double)(cfg->waste_kib - cfg->starve_kib) * (1 - pressure));
+}
+
+/* What a guest can give, to another guest or to the host. */
+static long long spare(const struct guest *g, const struct config *cfg, double pressure)
 {
     if (!guest_measured(g) || !may_give_back(g, cfg))
         return 0;
-    return max_ll(0, expected_unused(g) - target_unused(g, cfg));
+    return max_ll(0, expected_unused(g) - kept_unused(g, cfg, pressure));
 }
 
-/* What a guest gives back to the host this cycle: what lies above the waste
- * threshold a horizon ahead, so a guest whose use grows keeps its growth
- * beyond the band (more than it would be fed to), RETURN_STEP at most, once
- * it has stayed above the threshold for RETURN_AFTER_CYCLES. */
-static long long due_back(const struct guest *g, const struct config *cfg)
+/* What a guest gives back to the host at once, return_step_kib at most. On
+ * a roomy host only what it has held above the waste threshold for
+ * return_after looks: a passing peak is left alone. Under pressure, its
+ * spare at that pressure. */
+static long long due_back(const struct guest *g, const struct config *cfg, double pressure)
 {
-    long long keep = cfg->waste_kib + max_ll(0, g->use_rate_kib_s) * horizon_s(g, cfg);
-
-    if (!guest_measured(g) || !may_give_back(g, cfg) || g->cycles_wasteful < RETURN_AFTER_CYCLES)
+    if (pressure == 0 && g->cycles_wasteful < cfg->return_after)
         return 0;
-    return clamp_ll(expected_unused(g) - keep, 0, RETURN_STEP * 1024LL);
+    return min_ll(spare(g, cfg, pressure), cfg->return_step_kib);
 }
 
+/* A guest that can give, and how much; the later ones are asked last. */
 struct donor {
     size_t guest;
-    long long spare_kib;
-    bool returning; /* it has memory due back to the host */
+    long long kib;
+    bool later;
 };
 
-/* Guests with memory due back come last: they give it to the host. */
 static int richer_first(const void *a, const void *b)
 {
     const struct donor *da = a, *db = b;
 
-    if (da->returning != db->returning)
-        return da->returning ? 1 : -1;
-    if (da->spare_kib != db->spare_kib)
-        return da->spare_kib > db->spare_kib ? -1 : 1;
+    if (da->later != db->later)
+        return da->later ? 1 : -1;
+    if (da->kib != db->kib)
+        return da->kib > db->kib ? -1 : 1;
     return (da->guest > db->guest) - (da->guest < db->guest);
 }
 
 /* Feed one needy guest up to its target: from the richest donor left if that
- * lifts it to its need at least (it is fed again next cycle if it must be),
- * else from the host, else from whichever of the two has more. Each donor
- * gives once, so they are taken richest first, down the list. A guest that
- * keeps growing is fed again next cycle: a balloon operation where more
- * headroom would be memory held idle (make bench, fast: 1.69 times the
- * oracle's memory with a second horizon of growth). A donor with memory
- * due back gives it to the host, and the host feeds instead while it can:
- * as a donor it gave a grower a few dozen MiB a cycle, and held the rest
- * (make bench, turns: 550 MiB for 7 s). */
+ * lifts it to its need at least (it is fed again at the next look if it must
+ * be), else from the host, else from whichever of the two has more. Each
+ * donor gives once, so they are taken richest first, down the list. A donor
+ * with memory due back (later) gives it to the host, and the host feeds
+ * instead while it can: as a donor it gave a grower a few dozen MiB a look
+ * and held the rest. */
 static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                  size_t needy_guest, const struct donor *donors, size_t donor_count,
                  size_t *next_donor)
@@ -591,32 +619,56 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
         ++*next_donor;
     if (*next_donor < donor_count)
         donor = &donors[*next_donor];
-    if (donor && donor->returning && host_room(plan, snap, cfg) >= want)
+    if (donor && donor->later && host_room(plan, snap, cfg) >= want)
         donor = NULL;
-    if (donor && donor->spare_kib >= cfg->min_step_kib &&
-        (donor->spare_kib >= short_of_need || donor->spare_kib > host_room(plan, snap, cfg))) {
-        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor->spare_kib)))
+    if (donor && donor->kib >= cfg->min_step_kib &&
+        (donor->kib >= short_of_need || donor->kib > host_room(plan, snap, cfg))) {
+        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor->kib)))
             return;
     }
     plan_grow_from_host(plan, snap, cfg, needy_guest, want);
 }
 
+/* Memory goes back to the host by the host's need. Under pressure, at every
+ * look, idle guests first (VMware ESX taxes idle memory the same way), each
+ * down to what it keeps at that pressure, until the host has its comfort
+ * again, counting what is already on its way back. Once a PERIOD, every
+ * guest gives what it has held above its waste threshold, whatever the
+ * host's room. givers: scratch room for every guest. */
+static void take_back(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
+                      struct donor *givers)
+{
+    double pressure = host_pressure(plan, snap, cfg);
+    long long wanted =
+        cfg->host_comfort_kib - host_room(plan, snap, cfg) - snap->host_returning_kib;
+    size_t count = 0;
+
+    for (size_t i = 0; pressure > 0 && i < snap->count; i++) {
+        long long kib = whole_mib(due_back(&snap->guests[i], cfg, pressure));
+
+        if (worth_a_resize(kib, cfg) && !plan_find(plan, i))
+            givers[count++] = (struct donor){i, kib, growing(&snap->guests[i], cfg)};
+    }
+    qsort(givers, count, sizeof(*givers), richer_first);
+    for (size_t i = 0; i < count && wanted > 0; i++)
+        if (plan_shrink_to_host(plan, snap, cfg, givers[i].guest, min_ll(givers[i].kib, wanted)))
+            wanted += plan->resizes[plan->count - 1].delta_kib;
+    for (size_t i = 0; snap->period_due && i < snap->count; i++)
+        plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg, 0));
+}
+
 /*
- * Serves every needy guest each cycle, the one that runs out soonest first,
- * and sizes what it gets by how fast its use grows: a guest that waits until
- * it is starved is too late for a fast grower, whose statistics arrive once a
- * second and whose balloon takes another to move. While any guest's use
- * grows it looks again within GROWING_LOOK_S: at PERIOD 3, a growth that
- * began just before a decision read a third of its rate there, and the
- * guest ran out before the next (make bench, burst at PERIOD 3).
- * Memory goes back slowly (due_back), also from a guest whose use grows:
- * make bench's give-and-take had two guests growing at 60 MiB/s with 750
- * and 1200 MiB free hold all of it while they grew, when the rule was to
- * take nothing from a guest whose use grows. Sorting keeps a cycle
+ * Serves every needy guest at every look, the one that runs out soonest
+ * first, and sizes what it gets by how fast its use grows: a guest that
+ * waits until it is starved is too late for a fast grower, whose statistics
+ * arrive once a second and whose balloon takes another to move. Donors give
+ * what lies above what they keep at the host's pressure; what goes back to
+ * the host follows the host's need (take_back). Sorting keeps a look
  * O(n log n) in the guests.
  */
 static void plan_adaptive(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
+    double pressure = host_pressure(plan, snap, cfg);
     size_t *by_urgency = calloc(snap->count + 1, sizeof(*by_urgency));
     struct donor *donors = calloc(snap->count + 1, sizeof(*donors));
     size_t needy_count = 0, donor_count = 0, next_donor = 0;
@@ -625,24 +677,20 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
         goto cleanup; /* no plan is always a safe plan */
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
-        long long spare_kib = spare(g, cfg);
+        long long spare_kib = spare(g, cfg, pressure);
 
-        if (growing(g) && GROWING_LOOK_S < cfg->period_s)
-            plan->look_again_s = GROWING_LOOK_S;
         if (needy(g, cfg))
             by_urgency[needy_count++] = i;
         else if (spare_kib > 0)
-            donors[donor_count++] =
-                (struct donor){i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg)), cfg)};
+            donors[donor_count++] = (struct donor){
+                i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg)};
     }
     sort_by_urgency(snap, by_urgency, needy_count);
     qsort(donors, donor_count, sizeof(*donors), richer_first);
     for (size_t i = 0; i < needy_count; i++)
         if (!plan_find(plan, by_urgency[i]))
             feed(snap, cfg, plan, by_urgency[i], donors, donor_count, &next_donor);
-
-    for (size_t i = 0; i < snap->count; i++)
-        plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg));
+    take_back(snap, cfg, plan, donors);
 cleanup:
     free(donors);
     free(by_urgency);
@@ -671,9 +719,15 @@ static struct config default_config(void)
         .waste_kib = WASTE_THRESHOLD * 1024LL,
         .min_guest_kib = MIN_GUEST_MEMORY * 1024LL,
         .host_reserve_kib = HOST_RESERVE * 1024LL,
+        .host_comfort_kib = HOST_COMFORT * 1024LL,
         .min_step_kib = MIN_STEP * 1024LL,
         .hold_cycles = GROWN_HOLD_CYCLES,
         .period_s = 1,
+        .look_s = LOOK_S,
+        .lag_s = BALLOON_LAG_S,
+        .growing_kib_s = GROWING_RATE,
+        .return_after = RETURN_AFTER_CYCLES,
+        .return_step_kib = RETURN_STEP * 1024LL,
     };
 }
 
@@ -743,10 +797,10 @@ static const char *nonsense_in(const struct balloon_reading *r, long long now)
  * to 0) stay in libvirt, ever older, and would describe a guest long changed:
  * Linux's driver sends one sample when it loads, so a guest whose period is
  * 0 shows its free memory at boot for ever. The guest's period is not in
- * them: anything within three of ours, and within STALE_STATS_S, is fresh. */
-static bool statistics_stale(const struct balloon_reading *r, long long now, int period_s)
+ * them: anything within STALE_STATS_S is fresh. */
+static bool statistics_stale(const struct balloon_reading *r, long long now)
 {
-    return r->has_last_update && now - r->last_update > max_ll(STALE_STATS_S, 3LL * period_s);
+    return r->has_last_update && now - r->last_update > STALE_STATS_S;
 }
 
 enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT };
@@ -865,6 +919,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
         guest_measured(g) && expected_unused(g) > waste_kib ? h->cycles_wasteful + 1 : 0;
     g->cycles_wasteful = h->cycles_wasteful;
     g->use_rate_kib_s = 0;
+    g->stats_interval_s = 0;
     if (!r->has_unused || !r->has_available)
         return;
     if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
@@ -876,6 +931,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     n = h->use_count;
     if (n < 2)
         return;
+    g->stats_interval_s = (int)min_ll(h->use[n - 1].at - h->use[n - 2].at, STALE_STATS_S);
     window = rate_between(h, 0, n - 1);
     last = rate_between(h, n - 2, n - 1);
     g->use_rate_kib_s = last > 0 && last > window ? last : window;
@@ -888,6 +944,12 @@ static long long growth_under_way(const struct guest *g)
     return max_ll(0, g->target_kib - g->actual_kib);
 }
 
+/* What a guest's shrink under way will still give the host. */
+static long long shrink_under_way(const struct guest *g)
+{
+    return max_ll(0, g->actual_kib - g->target_kib);
+}
+
 /* A guest as the policy should see it, from this cycle's reading: through
  * the balloon model and the rate of use, or sitting out while its figures
  * make no sense (*nonsense says why). Stale statistics are dropped from r,
@@ -898,7 +960,7 @@ static enum balloon_event see_guest(struct guest_history *h, struct balloon_read
 {
     enum balloon_event event;
 
-    if (statistics_stale(r, now, cfg->period_s))
+    if (statistics_stale(r, now))
         r->has_unused = r->has_available = false;
     *nonsense = nonsense_in(r, now);
     if (*nonsense) {
@@ -1331,8 +1393,8 @@ static void split_memory(const struct virtio_mem *mem, long long ceiling_kib, lo
 }
 
 /* A guest without an unused figure, or with only stale ones, has balloon
- * statistics off: turn them on once, at our period (not in a dry run, which
- * changes nothing), and if that does not help, say so once. */
+ * statistics off: turn them on once, as often as we look (not in a dry run,
+ * which changes nothing), and if that does not help, say so once. */
 static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
                                  struct guest_history *history, const struct balloon_reading *r,
                                  long long now)
@@ -1341,12 +1403,12 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
 
     if (!history->stats_period_set && !co->opt.dry_run) {
         history->stats_period_set = true;
-        if (virDomainSetMemoryStatsPeriod(dom, co->opt.period_s, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        if (virDomainSetMemoryStatsPeriod(dom, LOOK_S, VIR_DOMAIN_AFFECT_LIVE) < 0) {
             history->no_stats_reported = true; /* nothing else will change that */
             warn("%s: cannot turn on balloon statistics (%s); leaving it alone", name,
                  virGetLastErrorMessage());
         } else {
-            info("%s: balloon statistics turned on, every %d s", name, co->opt.period_s);
+            info("%s: balloon statistics turned on, every %d s", name, LOOK_S);
         }
     }
     if (++history->cycles_without_stats > STATS_GRACE_CYCLES && !history->no_stats_reported) {
@@ -1642,9 +1704,9 @@ static void print_guest_table(FILE *out, const struct snapshot *snap, const stru
     }
 }
 
-/* One line a cycle: the time, the guests, the host, and what moved; -v
- * puts the guest table above it. Written whole, then said line by line, so
- * that syslog gets lines too. */
+/* One line a PERIOD, and for each look between that moved something: the
+ * time, the guests, the host, and what moved; -v puts the guest table above
+ * it. Written whole, then said line by line, so that syslog gets lines too. */
 static void report_cycle(const struct coordinator *co, const struct snapshot *snap,
                          const struct plan *plan)
 {
@@ -1654,7 +1716,8 @@ static void report_cycle(const struct coordinator *co, const struct snapshot *sn
     struct tm local;
     FILE *out;
 
-    if (verbosity < 1 || !(out = open_memstream(&text, &length)))
+    if (verbosity < 1 || !(snap->period_due || plan->count) ||
+        !(out = open_memstream(&text, &length)))
         return;
     if (verbosity >= 2)
         print_guest_table(out, snap, plan, co->opt.dry_run);
@@ -1740,12 +1803,14 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
     fprintf(out,
             "{\"cycle\":%lu,\"t\":%.3f,\"time\":%lld,\"policy\":\"%s\",\"starve_kib\":%lld,"
             "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"min_step_kib\":%lld,"
-            "\"host_reserve_kib\":%lld,\"host_free_kib\":%lld,\"host_promised_kib\":%lld,"
+            "\"host_reserve_kib\":%lld,\"host_comfort_kib\":%lld,\"host_free_kib\":%lld,"
+            "\"host_promised_kib\":%lld,\"host_returning_kib\":%lld,\"period_due\":%s,"
             "\"wall_us\":%.0f,\"cpu_us\":%.0f,\"dry_run\":%s,\"guests\":[",
             co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
-            co->cfg.min_step_kib, co->cfg.host_reserve_kib, snap->host_free_kib,
-            snap->host_promised_kib, cycle->wall_us, cycle->cpu_us,
+            co->cfg.min_step_kib, co->cfg.host_reserve_kib, co->cfg.host_comfort_kib,
+            snap->host_free_kib, snap->host_promised_kib, snap->host_returning_kib,
+            snap->period_due ? "true" : "false", cycle->wall_us, cycle->cpu_us,
             co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
@@ -1839,6 +1904,7 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
             continue;
         cycle->domains[n] = cycle->records[i]->dom;
         cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
+        cycle->snap.host_returning_kib += shrink_under_way(&cycle->guests[n]);
         cycle->snap.count++;
     }
     cycle->snap.guests = cycle->guests;
@@ -1943,20 +2009,19 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
         warn("cannot write the metrics to '%s': %s", co->opt.metrics_path, strerror(errno));
 }
 
-/* One cycle: read, decide, apply, report. */
-static enum cycle_result run_cycle(struct coordinator *co)
+/* One cycle, a look at every guest: read, decide, apply, report. period_due:
+ * a PERIOD has passed, and what waits for one is decided too. */
+static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
 {
-    struct cycle cycle = {0};
+    struct cycle cycle = {.snap.period_due = period_due};
     enum cycle_result result = CYCLE_FAILED;
     struct timespec wall[2], cpu[2];
 
     clock_gettime(CLOCK_MONOTONIC, &wall[0]);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
-    co->look_again_s = 0;
     if (!read_cycle(co, &cycle))
         goto cleanup;
     co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
-    co->look_again_s = cycle.plan.look_again_s;
     if (!co->opt.dry_run)
         apply_plan(co, &cycle);
     clock_gettime(CLOCK_MONOTONIC, &wall[1]);
@@ -2223,13 +2288,13 @@ static bool timespec_before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* The next cycle starts a period after the last one, keeping the rhythm,
- * or now if the last one overran. */
-static void advance_deadline(struct timespec *deadline, int period_s)
+/* The next deadline comes interval_s after the last, keeping the rhythm, or
+ * now if the last cycle overran. */
+static void advance_deadline(struct timespec *deadline, int interval_s)
 {
     struct timespec now;
 
-    deadline->tv_sec += period_s;
+    deadline->tv_sec += interval_s;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (timespec_before(deadline, &now))
         *deadline = now;
@@ -2431,8 +2496,8 @@ static void reopen_trace(struct coordinator *co)
              strerror(errno));
 }
 
-/* Sleep until the next cycle is due: reopen the trace on SIGHUP meanwhile,
- * and make the cycle due at once on SIGUSR1. */
+/* Sleep until the next look is due: reopen the trace on SIGHUP meanwhile,
+ * and make a PERIOD's look due at once on SIGUSR1. */
 static void wait_for_next_cycle(struct coordinator *co, struct timespec *deadline,
                                 const sigset_t *sleeping_mask)
 {
@@ -2446,9 +2511,22 @@ static void wait_for_next_cycle(struct coordinator *co, struct timespec *deadlin
         if (cycle_requested) {
             cycle_requested = 0;
             clock_gettime(CLOCK_MONOTONIC, deadline);
+            co->next_period = *deadline;
         }
         return;
     }
+}
+
+/* Whether this look is a PERIOD's; PERIODs keep the rhythm of the first look. */
+static bool period_due(struct coordinator *co)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (timespec_before(&now, &co->next_period))
+        return false;
+    advance_deadline(&co->next_period, co->opt.period_s);
+    return true;
 }
 
 #ifndef MEM_COORDINATOR_NO_MAIN
@@ -2479,10 +2557,10 @@ int main(int argc, char **argv)
     use_connection(&co, connect_libvirt(co.opt.uri));
     lock_connection(co.conn);
     clock_gettime(CLOCK_MONOTONIC, &co.started);
-    deadline = co.started;
+    deadline = co.next_period = co.started;
 
     while (!stop_requested) {
-        enum cycle_result result = run_cycle(&co);
+        enum cycle_result result = run_cycle(&co, period_due(&co));
 
         if (result == CYCLE_FAILED && virConnectIsAlive(co.conn) != 1) {
             reconnect(&co, &deadline, &sleeping_mask);
@@ -2498,7 +2576,7 @@ int main(int argc, char **argv)
         }
         if (co.opt.once)
             break;
-        advance_deadline(&deadline, co.look_again_s ? co.look_again_s : co.opt.period_s);
+        advance_deadline(&deadline, co.cfg.look_s);
         wait_for_next_cycle(&co, &deadline, &sleeping_mask);
     }
     if (stop_requested)

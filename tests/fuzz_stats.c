@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct resize resizes[FUZZ_GUESTS];
             size_t slots[FUZZ_GUESTS] = {0};
             struct plan plan = {.resizes = resizes, .slot_of = slots};
-            struct snapshot snap = {.guests = guests, .count = count};
+            struct snapshot snap = {.guests = guests, .count = count, .period_due = cycle % 2};
             struct guest_history scratch[FUZZ_GUESTS];
             struct verdict v = {0};
             struct input again = in;
@@ -95,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 guests[i].name = names[i];
                 see_guest(&scratch[i], &r, &cfg, cycle, now, &guests[i], &nonsense);
                 snap.host_promised_kib += growth_under_way(&guests[i]);
+                snap.host_returning_kib += shrink_under_way(&guests[i]);
             }
             policies[p].plan(&snap, &cfg, &plan);
             check_rules(&snap, &cfg, &plan, &v);

@@ -27,7 +27,7 @@ bounded() {
 # trace_lines FILE N: wait up to 10 s until FILE has N lines.
 trace_lines() {
     for _ in $(seq 100); do
-        [ "$(wc -l <"$1" 2>/dev/null)" = "$2" ] && return
+        [ "$(wc -l 2>/dev/null <"$1")" = "$2" ] && return
         sleep 0.1
     done
 }

@@ -24,16 +24,18 @@ expect "program: the cycle's line names what moved" "$(cat "$scratch/once.out")"
 expect "program: the host estimate is said to be one" "$(cat "$scratch/once.out")" \
     grep -q 'host free memory is an estimate' "$scratch/once.out"
 
-# The README's first look: test:///default has one guest with 1 GiB unused,
-# which adaptive starts to give back in its second cycle, 512 MiB at most.
+# The README's first look: test:///default has one guest with 1 GiB unused
+# on a host with 1 GiB free, short of HOST_COMFORT above its reserve: what
+# the host lacks goes back at once, then the rest above the waste threshold.
 "$program" -c test:///default -v --trace "$scratch/default.json" 1 >"$scratch/default.out" 2>&1 &
 first_look=$!
 trace_lines "$scratch/default.json" 2
 signal_and_wait INT "$first_look" 5
-expect "program: -v prints the guest table, and the first look gives back from its second cycle" \
+expect "program: -v prints the guest table; a host short of room gets what it lacks at the first look" \
     "status $status: $(cat "$scratch/default.out")" \
-    test "$status" = 0 -a "$(grep -cE '^  test +2048 +2048 +1024 +\+0 +8192( |$)' "$scratch/default.out")" = 2 -a \
-    -n "$(grep -E '^  test +2048 +2048 +1024 +\+0 +8192  -512 MiB \(to host\)$' "$scratch/default.out")"
+    test "$status" = 0 -a \
+    -n "$(grep -E '^  test +2048 +2048 +1024 +\+0 +8192  -256 MiB \(to host\)$' "$scratch/default.out")" -a \
+    -n "$(grep -E '^  test +1792 +1792 +896 +\+0 +8192  -512 MiB \(to host\)$' "$scratch/default.out")"
 
 # --guests leaves the others out: vm-big, alone with vm-mid, gives to the host.
 bounded "$program" -c "$four" --once --policy seed --guests 'vm-[bm]*' --trace "$scratch/only.json" 1 \
@@ -142,6 +144,20 @@ second=$(jq -s -c '.[1].guests | map({name, actual_kib, coming_kib, settling})' 
 expect "program: the next cycle reads the new sizes, with nothing left to come" "$second" \
     test "$second" = '[{"name":"vm-big","actual_kib":786432,"coming_kib":0,"settling":false},{"name":"vm-mid","actual_kib":524288,"coming_kib":0,"settling":false},{"name":"vm-small","actual_kib":466944,"coming_kib":0,"settling":false}]'
 
+# At a long PERIOD every guest is still read every second, and what waits
+# for a PERIOD is decided once: seed, whose one decision is a PERIOD's,
+# moves memory at the first look only, and says so on one line.
+"$program" -c "$four" --policy seed --trace "$scratch/p60.json" 60 >"$scratch/p60.out" 2>&1 &
+pid=$!
+sleep 3.5
+signal_and_wait TERM "$pid" 5
+looks=$(jq -sc '[.[] | [.period_due, ([.guests[] | select(.delta_kib != 0)] | length)]]' "$scratch/p60.json")
+expect "program: at PERIOD 60 it looks every second and decides once" "$looks" \
+    test "$(jq -s 'length >= 3 and .[0].period_due and ([.[1:][] | select(.period_due)] | length == 0)
+        and ([.[1:][].guests[] | select(.delta_kib != 0)] | length == 0)' "$scratch/p60.json")" = true
+expect "program: looks that change nothing print no line" "$(cat "$scratch/p60.out")" \
+    test "$(grep -c ' guests  host ' "$scratch/p60.out")" = 1
+
 # A signal in the middle of a long sleep ends it at once.
 "$program" -c "$four" -q 60 >"$scratch/long.out" 2>&1 &
 pid=$!
@@ -176,25 +192,24 @@ expect "program: SIGTERM ends it while libvirtd never answers" \
 expect "program: it says that libvirt did not answer" "$(cat "$scratch/silent.out")" \
     grep -q 'libvirt has not answered in the [0-9]* s since the stop request; stopping without it' "$scratch/silent.out"
 
-# SIGUSR1 runs a cycle at once; SIGHUP reopens the trace after a rotation.
+# SIGUSR1 runs a PERIOD's cycle at once; SIGHUP reopens the trace after a
+# rotation. Looks between PERIODs go on every second meanwhile.
 "$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
 pid=$!
 trace_lines "$scratch/rotate.json" 1 # its handlers are in place
 kill -USR1 "$pid"
-trace_lines "$scratch/rotate.json" 2
+sleep 0.5
 mv "$scratch/rotate.json" "$scratch/rotate.json.1"
 kill -HUP "$pid"
-sleep 0.5
-kill -USR1 "$pid"
 trace_lines "$scratch/rotate.json" 1
 kill -TERM "$pid"
 wait_for_exit "$pid" 5
-expect "program: SIGUSR1 runs a cycle at once, not a period later" \
-    "$(jq -c '[.cycle, .t]' "$scratch/rotate.json.1" 2>&1)" \
-    test "$(jq -s 'length' "$scratch/rotate.json.1")" = 2
+expect "program: SIGUSR1 runs a PERIOD's cycle at once, not a PERIOD later" \
+    "$(jq -c '[.cycle, .t, .period_due]' "$scratch/rotate.json.1" 2>&1)" \
+    test "$(jq -s '[.[] | select(.period_due)] | length == 2 and .[1].t < 2' "$scratch/rotate.json.1")" = true
 expect "program: SIGHUP reopens the trace, and the next cycle goes to the new one" \
-    "$(cat "$scratch/rotate.json" 2>&1)" \
-    test "$(jq -s '[.[].cycle]' -c "$scratch/rotate.json" 2>/dev/null)" = "[3]"
+    "$(jq -c .cycle "$scratch/rotate.json.1" "$scratch/rotate.json" 2>&1)" \
+    test "$(jq -s '.[-1].cycle + 1' "$scratch/rotate.json.1")" = "$(jq -s '.[0].cycle' "$scratch/rotate.json" 2>/dev/null)"
 
 # --syslog: the cycle's line and the notes go to syslog, none to the
 # terminal. The test plays the syslog daemon on /dev/log where none runs.

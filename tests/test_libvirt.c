@@ -113,7 +113,7 @@ static void test_move_through_libvirt(void)
     struct coordinator co = open_node("four_guests.xml");
     struct verdict v = {0};
 
-    if (run_cycle(&co) != CYCLE_DONE)
+    if (run_cycle(&co, true) != CYCLE_DONE)
         fail(&v, "the cycle did not complete");
     /* vm-big has 512 MiB unused and gives half to vm-small. */
     expect_balloon(&co, "vm-big", 1024 - 256, &v);
@@ -160,7 +160,7 @@ static void test_resized_guest_read_where_its_balloon_is(void)
     struct verdict v = {0};
     const struct guest *small, *big;
 
-    run_cycle(&co);
+    run_cycle(&co, true);
     read_cycle(&co, &cycle);
     small = find_guest(&cycle.snap, "vm-small");
     big = find_guest(&cycle.snap, "vm-big");
@@ -187,8 +187,8 @@ static void test_histories_follow_guests(void)
     struct verdict v = {0};
     unsigned long small_grown;
 
-    run_cycle(&co);
-    run_cycle(&co);
+    run_cycle(&co, true);
+    run_cycle(&co, true);
     small_grown = co.history_count == 3 ? co.history[0].grown_cycle + co.history[1].grown_cycle +
                                               co.history[2].grown_cycle
                                         : 0;
@@ -196,8 +196,8 @@ static void test_histories_follow_guests(void)
         fail(&v, "%zu histories with %lu cycles of growth, expected 3 and vm-small's cycle 1",
              co.history_count, small_grown);
     destroy_guest(&co, "vm-mid");
-    run_cycle(&co);
-    run_cycle(&co);
+    run_cycle(&co, true);
+    run_cycle(&co, true);
     if (co.history_count != 2 || co.history_known != 2)
         fail(&v, "%zu histories (%zu sorted) after vm-mid went, expected 2", co.history_count,
              co.history_known);
@@ -247,13 +247,13 @@ static void test_thousand_cycles(void)
             else
                 virDomainFree(dom);
         }
-        if (run_cycle(&co) != CYCLE_DONE)
+        if (run_cycle(&co, true) != CYCLE_DONE)
             fail(&v, "cycle %d did not complete", i);
         if (i == 200)
             warm_kib = resident_kib();
     }
     end_kib = resident_kib();
-    run_cycle(&co); /* forgets the guest that went in the last one */
+    run_cycle(&co, true); /* forgets the guest that went in the last one */
     if (co.history_count != 4)
         fail(&v, "%zu histories for 4 running guests", co.history_count);
     /* valgrind's shadow memory and ASan's quarantine of freed blocks grow
@@ -272,8 +272,8 @@ static void test_dry_run(void)
     struct verdict v = {0};
 
     co.opt.dry_run = true;
-    run_cycle(&co);
-    run_cycle(&co);
+    run_cycle(&co, true);
+    run_cycle(&co, true);
     expect_balloon(&co, "vm-big", 1024, &v);
     expect_balloon(&co, "vm-small", 200, &v);
     close_node(&co);
@@ -282,6 +282,7 @@ static void test_dry_run(void)
 
 static void plan_then_lose(struct coordinator *co, const char *lost, struct cycle *cycle)
 {
+    cycle->snap.period_due = true;
     read_cycle(co, cycle);
     co->cfg.policy->plan(&cycle->snap, &co->cfg, &cycle->plan);
     destroy_guest(co, lost);
@@ -331,7 +332,7 @@ static void test_receiver_vanishes(void)
         fail(&v, "the receiver's resize should fail");
     expect_balloon(&co, "vm-big", 768, &v);
     free_cycle(&lost_cycle);
-    if (run_cycle(&co) != CYCLE_DONE)
+    if (run_cycle(&co, true) != CYCLE_DONE)
         fail(&v, "the next cycle did not run");
     close_node(&co);
     report("libvirt: a guest vanishing before its resize is a warning, not an exit", &v);
@@ -340,7 +341,7 @@ static void test_receiver_vanishes(void)
 static void six_cycles(struct coordinator *co)
 {
     for (int i = 0; i < 6; i++)
-        run_cycle(co);
+        run_cycle(co, true);
 }
 
 static void test_guest_without_balloon(void)
@@ -400,7 +401,7 @@ static void test_no_running_guests(void)
     struct verdict v = {0};
 
     destroy_all(&co);
-    if (run_cycle(&co) != CYCLE_NO_GUESTS)
+    if (run_cycle(&co, true) != CYCLE_NO_GUESTS)
         fail(&v, "a cycle without running guests is not reported as such");
     close_node(&co);
     report("libvirt: a cycle with no running guest says so", &v);

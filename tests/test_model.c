@@ -464,7 +464,8 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
         struct resize resizes[MAX_GUESTS];
         size_t slots[MAX_GUESTS] = {0};
         struct plan plan = {.resizes = resizes, .slot_of = slots};
-        struct snapshot snap = {.guests = guests, .count = count, .host_free_kib = host_free_kib};
+        struct snapshot snap = {
+            .guests = guests, .count = count, .host_free_kib = host_free_kib, .period_due = true};
 
         if (count > MAX_GUESTS || cycle >= MAX_CYCLES) {
             fail(&v, "cycle %lu: more than the replay holds", cycle);
@@ -493,6 +494,7 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
                 fail(&v, "%s, cycle %lu: %s taken for nonsense (%s)", file, cycle,
                      replayed[i]->name, nonsense);
             snap.host_promised_kib += growth_under_way(&guests[i]);
+            snap.host_returning_kib += shrink_under_way(&guests[i]);
         }
         policy->plan(&snap, &cfg, &plan);
         for (size_t i = 0; i < plan.count; i++) {
