@@ -2054,8 +2054,9 @@ static void print_usage(FILE *out)
 static void print_help(void)
 {
     print_usage(stdout);
-    printf("\nBalance memory between running libvirt guests by resizing their balloons,\n"
-           "once every PERIOD seconds (1 to %d).\n\n"
+    printf("\nBalance memory between running libvirt guests by resizing their balloons.\n"
+           "Every guest is read and the needy fed every second; PERIOD (1 to %d s)\n"
+           "paces what can wait: memory back to a host with room, seed's decisions.\n\n"
            "  -c, --connect URI      libvirt connection URI (default: libvirt's default)\n"
            "  -s, --starve MiB       starved below this much unused memory (default %d)\n"
            "  -w, --waste MiB        wasteful above this much unused memory (default %d)\n"
