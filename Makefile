@@ -4,6 +4,9 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The unit reads its options from $(SYSCONFDIR)/default/mem_coordinator,
+# where admins look for them whatever the PREFIX.
+SYSCONFDIR ?= /etc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS ?= -O2 -g
@@ -71,16 +74,21 @@ bench: $(PROGRAM)
 format:
 	clang-format -i mem_coordinator.c tests/*.c tests/*.h
 
+# The default file is the admin's once installed: a second make install
+# leaves an existing one alone.
 install: $(PROGRAM)
 	install -D -m 755 $(PROGRAM) $(DESTDIR)$(BINDIR)/mem_coordinator
 	install -D -m 644 mem_coordinator.1 $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1
 	mkdir -p $(DESTDIR)$(UNITDIR)
-	sed 's|@BINDIR@|$(BINDIR)|' mem_coordinator.service >$(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	sed -e 's|@BINDIR@|$(BINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' mem_coordinator.service \
+		>$(DESTDIR)$(UNITDIR)/mem_coordinator.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator || \
+		install -D -m 644 mem_coordinator.default $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1 \
-		$(DESTDIR)$(UNITDIR)/mem_coordinator.service
+		$(DESTDIR)$(UNITDIR)/mem_coordinator.service $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
 
 clean:
 	rm -rf bin
