@@ -1,4 +1,5 @@
-# mem_coordinator: make, make test, make e2e, make demo, make bench, make install
+# mem_coordinator: make, make test, make e2e, make demo, make bench, make install,
+# make deb
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -90,7 +91,21 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1 \
 		$(DESTDIR)$(UNITDIR)/mem_coordinator.service $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
 
+# The Debian package, built by dpkg-buildpackage from a copy of the working
+# tree in bin/deb, where the .deb lands; then lintian, if installed, fails
+# the build on an error. Its version is debian/changelog's latest, then
+# +git, the commit's date and its hash: 0.1+git20261201.2fb9961.
+PKG_VERSION = $(shell dpkg-parsechangelog -S Version)+git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d)
+
+deb:
+	rm -rf bin/deb
+	mkdir -p bin/deb/src
+	tar --exclude=./bin --exclude=./.git -cf - . | tar -C bin/deb/src -xf -
+	sed -i '1s/([^)]*)/($(PKG_VERSION))/' bin/deb/src/debian/changelog
+	cd bin/deb/src && dpkg-buildpackage -us -uc -b
+	! command -v lintian >/dev/null || lintian --fail-on error bin/deb/*.changes
+
 clean:
 	rm -rf bin
 
-.PHONY: all test fuzz e2e demo bench format install uninstall clean
+.PHONY: all test fuzz e2e demo bench format install uninstall deb clean
