@@ -1,5 +1,5 @@
 # mem_coordinator: make, make test, make e2e, make demo, make bench, make install,
-# make deb
+# make deb, make systemd-test
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -105,7 +105,12 @@ deb:
 	cd bin/deb/src && dpkg-buildpackage -us -uc -b
 	! command -v lintian >/dev/null || lintian --fail-on error bin/deb/*.changes
 
+# The package under a real systemd, in a Debian root booted with
+# systemd-nspawn; as root, not part of make test.
+systemd-test: deb
+	tests/systemd/run bin/deb/mem-coordinator_*.deb
+
 clean:
 	rm -rf bin
 
-.PHONY: all test fuzz e2e demo bench format install uninstall deb clean
+.PHONY: all test fuzz e2e demo bench format install uninstall deb systemd-test clean
