@@ -1,9 +1,13 @@
-# mem_coordinator: make, make test, make e2e, make demo, make bench, make install
+# mem_coordinator: make, make test, make e2e, make demo, make bench, make install,
+# make deb, make systemd-test
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The unit reads its options from $(SYSCONFDIR)/default/mem_coordinator,
+# where admins look for them whatever the PREFIX.
+SYSCONFDIR ?= /etc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS ?= -O2 -g
@@ -71,18 +75,42 @@ bench: $(PROGRAM)
 format:
 	clang-format -i mem_coordinator.c tests/*.c tests/*.h
 
+# The default file is the admin's once installed: a second make install
+# leaves an existing one alone.
 install: $(PROGRAM)
 	install -D -m 755 $(PROGRAM) $(DESTDIR)$(BINDIR)/mem_coordinator
 	install -D -m 644 mem_coordinator.1 $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1
 	mkdir -p $(DESTDIR)$(UNITDIR)
-	sed 's|@BINDIR@|$(BINDIR)|' mem_coordinator.service >$(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	sed -e 's|@BINDIR@|$(BINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' mem_coordinator.service \
+		>$(DESTDIR)$(UNITDIR)/mem_coordinator.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator || \
+		install -D -m 644 mem_coordinator.default $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1 \
-		$(DESTDIR)$(UNITDIR)/mem_coordinator.service
+		$(DESTDIR)$(UNITDIR)/mem_coordinator.service $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
+
+# The Debian package, built by dpkg-buildpackage from a copy of the working
+# tree in bin/deb, where the .deb lands; then lintian, if installed, fails
+# the build on an error. Its version is debian/changelog's latest, then
+# +git, the commit's date and its hash: 0.1+git20261201.2fb9961.
+PKG_VERSION = $(shell dpkg-parsechangelog -S Version)+git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d)
+
+deb:
+	rm -rf bin/deb
+	mkdir -p bin/deb/src
+	tar --exclude=./bin --exclude=./.git -cf - . | tar -C bin/deb/src -xf -
+	sed -i '1s/([^)]*)/($(PKG_VERSION))/' bin/deb/src/debian/changelog
+	cd bin/deb/src && dpkg-buildpackage -us -uc -b
+	! command -v lintian >/dev/null || lintian --fail-on error bin/deb/*.changes
+
+# The package under a real systemd, in a Debian root booted with
+# systemd-nspawn; as root, not part of make test.
+systemd-test: deb
+	tests/systemd/run bin/deb/mem-coordinator_*.deb
 
 clean:
 	rm -rf bin
 
-.PHONY: all test fuzz e2e demo bench format install uninstall clean
+.PHONY: all test fuzz e2e demo bench format install uninstall deb systemd-test clean
