@@ -520,22 +520,22 @@ static double seconds_left(const struct guest *g)
     return (double)max_ll(0, expected_unused(g)) / (double)max_ll(1024, g->use_rate_kib_s);
 }
 
-/* A guest fed at one of its last two looks is being fed: under contention it
- * stays ahead of one that was not, so the memory goes to one grower whole
- * instead of a slice to each in turn, which would keep neither alive. */
-static bool being_fed(const struct guest *g)
+/* How many looks ago a guest was last fed, 3 for longer or never. Under
+ * contention the guest fed last stays ahead, so the memory goes to one grower
+ * whole instead of a slice to each in turn, which would keep neither alive. */
+static unsigned long fed_ago(const struct guest *g)
 {
-    return g->cycles_since_growth <= 2;
+    return g->cycles_since_growth < 3 ? g->cycles_since_growth : 3;
 }
 
 struct urgency {
     size_t guest;
     unsigned shares;
-    bool being_fed;
+    unsigned long fed_ago;
     double seconds_left;
 };
 
-/* More shares first; then a guest being fed; then the least time left.
+/* More shares first; then the guest fed last; then the least time left.
  * Ties go by name: the snapshot is sorted by name. */
 static int first_served(const void *a, const void *b)
 {
@@ -543,8 +543,8 @@ static int first_served(const void *a, const void *b)
 
     if (ua->shares != ub->shares)
         return ua->shares > ub->shares ? -1 : 1;
-    if (ua->being_fed != ub->being_fed)
-        return ua->being_fed ? -1 : 1;
+    if (ua->fed_ago != ub->fed_ago)
+        return ua->fed_ago < ub->fed_ago ? -1 : 1;
     if (ua->seconds_left != ub->seconds_left)
         return ua->seconds_left < ub->seconds_left ? -1 : 1;
     return (ua->guest > ub->guest) - (ua->guest < ub->guest);
@@ -560,7 +560,7 @@ static void sort_by_turn(const struct snapshot *snap, size_t *guests, size_t cou
     for (size_t i = 0; i < count; i++) {
         const struct guest *g = &snap->guests[guests[i]];
 
-        order[i] = (struct urgency){guests[i], g->shares, being_fed(g), seconds_left(g)};
+        order[i] = (struct urgency){guests[i], g->shares, fed_ago(g), seconds_left(g)};
     }
     qsort(order, count, sizeof(*order), first_served);
     for (size_t i = 0; i < count; i++)
