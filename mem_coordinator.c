@@ -47,6 +47,9 @@
                                      is taken back by the host's need, not once a period */
 #define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
 #define GROWN_HOLD_CYCLES    5   /* looks: a guest that grew gives nothing back for this long */
+#define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
+#define CLAIM_S              10   /* s: under contention, a grower is fed only if what it will
+                                     want this long fits beside those fed before it */
 #define DEFAULT_POLICY       "adaptive"
 
 #ifndef VERSION
@@ -73,6 +76,9 @@
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
+#define SETTINGS_URI         "urn:mem-coordinator:guest:1" /* its metadata's namespace */
+#define MAX_SHARES           1000000
+#define SETTINGS_REREAD_S    60 /* s: without metadata events, settings are read again this often */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -103,6 +109,7 @@ struct config {
     long long growing_kib_s;    /* use that grows slower than this counts as flat */
     unsigned long return_after; /* looks above the waste threshold before adaptive takes back */
     long long return_step_kib;  /* the most adaptive takes back from a guest at once */
+    int claim_s;                /* under contention: how far ahead a grower's claim looks */
 };
 
 /* One running guest as the policy sees it. The balloon model fills in where
@@ -116,6 +123,9 @@ struct guest {
     long long coming_kib;     /* what its balloon will still add (+) or take (-) from that */
     long long use_rate_kib_s; /* how fast its used memory grows; negative: shrinks */
     int stats_interval_s;     /* between its last two statistics; 0: not known yet */
+    long long resident_unused_kib; /* unused memory QEMU holds on the host: what taking it back frees */
+    long long guarantee_kib;  /* never shrunk below this (nor below the guest floor) */
+    unsigned shares;          /* its priority against the other guests */
     unsigned long cycles_wasteful;     /* in a row with more unused than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
@@ -151,6 +161,8 @@ struct plan {
     size_t *slot_of; /* per guest: 1 + the index of its resize; 0: none */
     size_t count;
     long long host_given_kib; /* taken from the host by the grows so far */
+    long long *unmet_kib;     /* per guest, if the caller wants it: need left unfed */
+    long long available_kib;  /* the host's room and the donors' spare, as the plan began */
 };
 
 typedef void plan_fn(const struct snapshot *snap, const struct config *cfg, struct plan *plan);
@@ -181,7 +193,16 @@ struct options {
 struct balloon_reading {
     long long actual_kib, max_kib, unused_kib, available_kib;
     long long last_update; /* s since the epoch, when the guest took its statistics */
-    bool has_unused, has_available, has_last_update;
+    long long rss_kib;     /* what its QEMU holds on the host, now */
+    bool has_unused, has_available, has_last_update, has_rss;
+};
+
+/* What an admin set for a guest in its libvirt metadata (virsh metadata),
+ * else the defaults. */
+struct guest_settings {
+    unsigned shares;
+    long long guarantee_kib;
+    bool left_alone; /* manage="no": never read nor resized */
 };
 
 /* A guest's virtio-mem devices, as its live XML describes them; the first is
@@ -201,6 +222,10 @@ struct guest_history {
     bool stats_period_set;  /* we asked its balloon for statistics */
     bool no_stats_reported; /* and said so when it still gave none */
     bool nonsense_reported; /* said that its figures make no sense */
+    bool settings_reported; /* said that its metadata makes no sense, or leaves it alone */
+    bool short_reported;    /* said that it was left short of its need */
+    unsigned long settings_generation; /* of the settings read; 0: none yet */
+    struct guest_settings settings;
     int cycles_without_stats;
     /* The balloon model: where we sent the balloon, and how its statistics
      * tell where it stood when they were taken. */
@@ -244,6 +269,8 @@ struct coordinator {
     unsigned long cycle;         /* cycles that read the guests */
     unsigned long failed_cycles; /* cycles that could not */
     unsigned long reconnects;
+    bool settings_events; /* libvirt says when a guest's metadata changes */
+    bool under_pressure;  /* said that the host is short of room */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -308,6 +335,12 @@ static bool worth_a_resize(long long kib, const struct config *cfg)
     return kib > 0 && kib >= cfg->min_step_kib;
 }
 
+/* The least a guest may hold: the floor for every guest, or its guarantee. */
+static long long guest_floor(const struct guest *g, const struct config *cfg)
+{
+    return max_ll(cfg->min_guest_kib, g->guarantee_kib);
+}
+
 /* Grow a guest by up to want_kib of host memory, within its max and the host reserve. */
 static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
                                 const struct config *cfg, size_t guest, long long want_kib)
@@ -338,7 +371,7 @@ static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
                                 const struct config *cfg, size_t guest, long long want_kib)
 {
     const struct guest *g = &snap->guests[guest];
-    long long kib = whole_mib(min_ll(want_kib, g->target_kib - cfg->min_guest_kib));
+    long long kib = whole_mib(min_ll(want_kib, g->target_kib - guest_floor(g, cfg)));
 
     if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
         return false;
@@ -347,22 +380,25 @@ static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
 }
 
 /* Move up to want_kib from one guest to another; both ends clamp together, so
- * the receiver gets exactly what the donor gives. The caller has asked its
- * policy whether the donor may give. */
+ * the receiver gets exactly what the donor gives. A receiver's balloon
+ * deflates faster than its donor's inflates, so for a moment the host
+ * carries both: a move is counted against the host's room like a growth
+ * from the host. The caller has asked its policy whether the donor may give. */
 static bool plan_move(struct plan *plan, const struct snapshot *snap, const struct config *cfg,
                       size_t donor, size_t receiver, long long want_kib)
 {
     const struct guest *from = &snap->guests[donor];
     const struct guest *to = &snap->guests[receiver];
     long long kib = min_ll(
-        want_kib, min_ll(to->max_kib - to->target_kib, from->target_kib - cfg->min_guest_kib));
+        want_kib, min_ll(to->max_kib - to->target_kib, from->target_kib - guest_floor(from, cfg)));
 
-    kib = whole_mib(kib);
+    kib = whole_mib(min_ll(kib, host_room(plan, snap, cfg)));
     if (!worth_a_resize(kib, cfg) || donor == receiver || plan_find(plan, donor) ||
         plan_find(plan, receiver))
         return false;
     plan_add(plan, donor, -kib, receiver);
     plan_add(plan, receiver, kib, donor);
+    plan->host_given_kib += kib;
     return true;
 }
 
@@ -383,7 +419,7 @@ static bool can_grow(const struct guest *g, const struct config *cfg)
 
 static bool can_shrink(const struct guest *g, const struct config *cfg)
 {
-    return g->target_kib - cfg->min_guest_kib >= max_ll(cfg->min_step_kib, 1024) &&
+    return g->target_kib - guest_floor(g, cfg) >= max_ll(cfg->min_step_kib, 1024) &&
            may_give(g, cfg);
 }
 
@@ -484,31 +520,49 @@ static double seconds_left(const struct guest *g)
     return (double)max_ll(0, expected_unused(g)) / (double)max_ll(1024, g->use_rate_kib_s);
 }
 
+/* How many looks ago a guest was last fed, 3 for longer or never. Under
+ * contention the guest fed last stays ahead, so the memory goes to one grower
+ * whole instead of a slice to each in turn, which would keep neither alive. */
+static unsigned long fed_ago(const struct guest *g)
+{
+    return g->cycles_since_growth < 3 ? g->cycles_since_growth : 3;
+}
+
 struct urgency {
     size_t guest;
+    unsigned shares;
+    unsigned long fed_ago;
     double seconds_left;
 };
 
-/* Ties go by name: the snapshot is sorted by name. */
-static int sooner_first(const void *a, const void *b)
+/* More shares first; then the guest fed last; then the least time left.
+ * Ties go by name: the snapshot is sorted by name. */
+static int first_served(const void *a, const void *b)
 {
     const struct urgency *ua = a, *ub = b;
 
+    if (ua->shares != ub->shares)
+        return ua->shares > ub->shares ? -1 : 1;
+    if (ua->fed_ago != ub->fed_ago)
+        return ua->fed_ago < ub->fed_ago ? -1 : 1;
     if (ua->seconds_left != ub->seconds_left)
         return ua->seconds_left < ub->seconds_left ? -1 : 1;
     return (ua->guest > ub->guest) - (ua->guest < ub->guest);
 }
 
-/* Order needy guests by the time they have left. */
-static void sort_by_urgency(const struct snapshot *snap, size_t *guests, size_t count)
+/* Order needy guests by the turn they are served in. */
+static void sort_by_turn(const struct snapshot *snap, size_t *guests, size_t count)
 {
     struct urgency *order = calloc(count + 1, sizeof(*order));
 
     if (!order)
         return; /* name order: every needy guest is still served */
-    for (size_t i = 0; i < count; i++)
-        order[i] = (struct urgency){guests[i], seconds_left(&snap->guests[guests[i]])};
-    qsort(order, count, sizeof(*order), sooner_first);
+    for (size_t i = 0; i < count; i++) {
+        const struct guest *g = &snap->guests[guests[i]];
+
+        order[i] = (struct urgency){guests[i], g->shares, fed_ago(g), seconds_left(g)};
+    }
+    qsort(order, count, sizeof(*order), first_served);
     for (size_t i = 0; i < count; i++)
         guests[i] = order[i].guest;
     free(order);
@@ -586,47 +640,112 @@ struct donor {
     size_t guest;
     long long kib;
     bool later;
+    unsigned shares;
+    long long resident_kib; /* what its giving frees on the host */
 };
 
-static int richer_first(const void *a, const void *b)
+static struct donor donor_of(const struct snapshot *snap, size_t guest, long long kib, bool later)
+{
+    const struct guest *g = &snap->guests[guest];
+
+    return (struct donor){guest, kib, later, g->shares, min_ll(kib, g->resident_unused_kib)};
+}
+
+/* Fewer shares give first (VMware ESX reclaims by shares the same way); then
+ * the most memory QEMU holds for it, which frees the host as it goes, where
+ * memory the guest never touched frees nothing; then the richest. */
+static int giver_first(const void *a, const void *b)
 {
     const struct donor *da = a, *db = b;
 
     if (da->later != db->later)
         return da->later ? 1 : -1;
+    if (da->shares != db->shares)
+        return da->shares < db->shares ? -1 : 1;
+    if (da->resident_kib != db->resident_kib)
+        return da->resident_kib > db->resident_kib ? -1 : 1;
     if (da->kib != db->kib)
         return da->kib > db->kib ? -1 : 1;
     return (da->guest > db->guest) - (da->guest < db->guest);
 }
 
-/* Feed one needy guest up to its target: from the richest donor left if that
+/* What a donor gives a needy guest: to one with fewer shares, only what lies
+ * above its line on a roomy host, so that no claim of a guest of lesser
+ * priority takes memory a guest of more would keep under pressure. */
+static long long spare_for(const struct snapshot *snap, const struct config *cfg,
+                           const struct donor *donor, const struct guest *receiver)
+{
+    if (donor->shares <= receiver->shares)
+        return donor->kib;
+    return min_ll(donor->kib, spare(&snap->guests[donor->guest], cfg, 0));
+}
+
+/* What the host may give a guest: a guest with fewer shares than another may
+ * not take the host's last comfort, so that its claims never put the host
+ * under the pressure that takes memory back from guests of more shares. */
+static long long host_room_for(const struct plan *plan, const struct snapshot *snap,
+                               const struct config *cfg, const struct guest *g,
+                               unsigned top_shares)
+{
+    long long room = host_room(plan, snap, cfg);
+
+    return g->shares < top_shares ? max_ll(0, room - cfg->host_comfort_kib) : room;
+}
+
+/* Feed one needy guest up to its target: from the next donor in line if that
  * lifts it to its need at least (it is fed again at the next look if it must
  * be), else from the host, else from whichever of the two has more. Each
- * donor gives once, so they are taken richest first, down the list. A donor
- * with memory due back (later) gives it to the host, and the host feeds
- * instead while it can: as a donor it gave a grower a few dozen MiB a look
- * and held the rest. */
+ * donor gives once, so they are taken down the list. A donor with memory due
+ * back (later) gives it to the host, and the host feeds instead while it
+ * can: as a donor it gave a grower a few dozen MiB a look and held the rest.
+ * A move the host cannot carry for a moment (plan_move) becomes the donor's
+ * memory back to the host, and the guest is fed from there once it has come. */
 static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                  size_t needy_guest, const struct donor *donors, size_t donor_count,
-                 size_t *next_donor)
+                 size_t *next_donor, unsigned top_shares)
 {
     const struct guest *g = &snap->guests[needy_guest];
     long long want = target_unused(g, cfg) - expected_unused(g);
     long long short_of_need = needed_unused(g, cfg) - expected_unused(g);
+    long long host_kib = host_room_for(plan, snap, cfg, g, top_shares);
     const struct donor *donor = NULL;
+    long long donor_kib = 0;
 
     while (*next_donor < donor_count && plan_find(plan, donors[*next_donor].guest))
         ++*next_donor;
     if (*next_donor < donor_count)
         donor = &donors[*next_donor];
-    if (donor && donor->later && host_room(plan, snap, cfg) >= want)
+    if (donor && donor->later && host_kib >= want)
         donor = NULL;
-    if (donor && donor->kib >= cfg->min_step_kib &&
-        (donor->kib >= short_of_need || donor->kib > host_room(plan, snap, cfg))) {
-        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor->kib)))
+    if (donor)
+        donor_kib = spare_for(snap, cfg, donor, g);
+    if (donor && donor_kib >= cfg->min_step_kib &&
+        (donor_kib >= short_of_need || donor_kib > host_kib)) {
+        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor_kib)) ||
+            (host_room(plan, snap, cfg) < cfg->min_step_kib && host_pressure(plan, snap, cfg) > 0 &&
+             plan_shrink_to_host(plan, snap, cfg, donor->guest, min_ll(want, donor_kib))))
             return;
     }
-    plan_grow_from_host(plan, snap, cfg, needy_guest, want);
+    plan_grow_from_host(plan, snap, cfg, needy_guest, min_ll(want, host_kib));
+}
+
+/* What a needy guest will want over the claim horizon, beyond what it has,
+ * up to its max: a guest claiming a growth it cannot be given claims no more
+ * than its room. */
+static long long claim(const struct guest *g, const struct config *cfg)
+{
+    long long ahead = cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * cfg->claim_s;
+
+    return clamp_ll(ahead - expected_unused(g), 0, g->max_kib - g->target_kib);
+}
+
+/* What is left of a needy guest's need once the plan has fed it. */
+static long long unmet_need(const struct guest *g, const struct config *cfg,
+                            const struct plan *plan, size_t guest)
+{
+    const struct resize *r = plan_find(plan, guest);
+
+    return max_ll(0, needed_unused(g, cfg) - expected_unused(g) - (r ? r->delta_kib : 0));
 }
 
 /* Memory goes back to the host by the host's need. Under pressure, at every
@@ -647,9 +766,9 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
         long long kib = whole_mib(due_back(&snap->guests[i], cfg, pressure));
 
         if (worth_a_resize(kib, cfg) && !plan_find(plan, i))
-            givers[count++] = (struct donor){i, kib, growing(&snap->guests[i], cfg)};
+            givers[count++] = donor_of(snap, i, kib, growing(&snap->guests[i], cfg));
     }
-    qsort(givers, count, sizeof(*givers), richer_first);
+    qsort(givers, count, sizeof(*givers), giver_first);
     for (size_t i = 0; i < count && wanted > 0; i++)
         if (plan_shrink_to_host(plan, snap, cfg, givers[i].guest, min_ll(givers[i].kib, wanted)))
             wanted += plan->resizes[plan->count - 1].delta_kib;
@@ -658,42 +777,60 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
 }
 
 /*
- * Serves every needy guest at every look, the one that runs out soonest
- * first, and sizes what it gets by how fast its use grows: a guest that
- * waits until it is starved is too late for a fast grower, whose statistics
- * arrive once a second and whose balloon takes another to move. Donors give
- * what lies above what they keep at the host's pressure; what goes back to
- * the host follows the host's need (take_back). Sorting keeps a look
- * O(n log n) in the guests.
+ * Serves every needy guest at every look and sizes what it gets by how fast
+ * its use grows: a guest that waits until it is starved is too late for a
+ * fast grower, whose statistics arrive once a second and whose balloon takes
+ * another to move. Guests with more shares are served first, then those
+ * being fed, then the one that runs out soonest. When the host's room and
+ * the donors' spare cannot cover every grower's claim, a grower whose claim
+ * does not fit beside those served before it is left short, so that the
+ * others are fed whole. Donors give what lies above what they keep at the
+ * host's pressure; what goes back to the host follows the host's need
+ * (take_back). Sorting keeps a look O(n log n) in the guests.
  */
 static void plan_adaptive(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
     double pressure = host_pressure(plan, snap, cfg);
-    size_t *by_urgency = calloc(snap->count + 1, sizeof(*by_urgency));
+    size_t *by_turn = calloc(snap->count + 1, sizeof(*by_turn));
     struct donor *donors = calloc(snap->count + 1, sizeof(*donors));
     size_t needy_count = 0, donor_count = 0, next_donor = 0;
+    long long claimed_kib = 0;
+    unsigned top_shares = 0;
 
-    if (!by_urgency || !donors)
+    if (!by_turn || !donors)
         goto cleanup; /* no plan is always a safe plan */
+    plan->available_kib = host_room(plan, snap, cfg);
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         long long spare_kib = spare(g, cfg, pressure);
 
-        if (needy(g, cfg))
-            by_urgency[needy_count++] = i;
-        else if (spare_kib > 0)
-            donors[donor_count++] = (struct donor){
-                i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg)};
+        if (guest_measured(g) && g->shares > top_shares)
+            top_shares = g->shares;
+        if (needy(g, cfg)) {
+            by_turn[needy_count++] = i;
+        } else if (spare_kib > 0) {
+            donors[donor_count++] = donor_of(
+                snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
+            plan->available_kib += spare_kib;
+        }
     }
-    sort_by_urgency(snap, by_urgency, needy_count);
-    qsort(donors, donor_count, sizeof(*donors), richer_first);
-    for (size_t i = 0; i < needy_count; i++)
-        if (!plan_find(plan, by_urgency[i]))
-            feed(snap, cfg, plan, by_urgency[i], donors, donor_count, &next_donor);
+    sort_by_turn(snap, by_turn, needy_count);
+    qsort(donors, donor_count, sizeof(*donors), giver_first);
+    for (size_t i = 0; i < needy_count; i++) {
+        const struct guest *g = &snap->guests[by_turn[i]];
+
+        claimed_kib += claim(g, cfg);
+        if (i > 0 && claimed_kib > plan->available_kib)
+            continue; /* left short: feeding it a slice would keep neither alive */
+        if (!plan_find(plan, by_turn[i]))
+            feed(snap, cfg, plan, by_turn[i], donors, donor_count, &next_donor, top_shares);
+    }
+    for (size_t i = 0; plan->unmet_kib && i < needy_count; i++)
+        plan->unmet_kib[by_turn[i]] = unmet_need(&snap->guests[by_turn[i]], cfg, plan, by_turn[i]);
     take_back(snap, cfg, plan, donors);
 cleanup:
     free(donors);
-    free(by_urgency);
+    free(by_turn);
 }
 
 static const struct policy policies[] = {
@@ -728,6 +865,7 @@ static struct config default_config(void)
         .growing_kib_s = GROWING_RATE,
         .return_after = RETURN_AFTER_CYCLES,
         .return_step_kib = RETURN_STEP * 1024LL,
+        .claim_s = CLAIM_S,
     };
 }
 
@@ -920,8 +1058,14 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     g->cycles_wasteful = h->cycles_wasteful;
     g->use_rate_kib_s = 0;
     g->stats_interval_s = 0;
+    g->resident_unused_kib = 0;
     if (!r->has_unused || !r->has_available)
         return;
+    /* QEMU's resident memory beyond what the guest uses: pages it touched
+     * and freed, which its balloon hands back to the host. */
+    if (r->has_rss)
+        g->resident_unused_kib =
+            clamp_ll(r->rss_kib - (r->available_kib - r->unused_kib), 0, r->unused_kib);
     if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
@@ -1073,6 +1217,7 @@ struct cycle {
     long long *balloon_kib;           /* parallel to guests: the balloon alone */
     struct snapshot snap;
     struct plan plan;
+    double pressure;        /* how short of room the host was, 0 to 1 (host_pressure) */
     double wall_us, cpu_us; /* what reading, deciding and resizing took */
 };
 
@@ -1080,6 +1225,7 @@ static void free_cycle(struct cycle *cycle)
 {
     free(cycle->plan.resizes);
     free(cycle->plan.slot_of);
+    free(cycle->plan.unmet_kib);
     free(cycle->domains);
     free(cycle->history_at);
     free(cycle->balloon_kib);
@@ -1175,6 +1321,7 @@ static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_rea
     r->has_available = find_kib(params, n, "balloon.available", &r->available_kib);
     r->has_last_update = find_kib(params, n, "balloon.last-update", &r->last_update) &&
                          r->last_update > 0; /* 0: never */
+    r->has_rss = find_kib(params, n, "balloon.rss", &r->rss_kib);
     return find_kib(params, n, "balloon.current", &r->actual_kib) &&
            find_kib(params, n, "balloon.maximum", &r->max_kib);
 }
@@ -1421,8 +1568,104 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
 }
 
+/* Bumped when libvirt says a guest's metadata in our namespace changed (on
+ * libvirt's event thread), and by the main thread to read them all again. */
+static unsigned long settings_generation = 1;
+
+static void settings_changed(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+                             void *opaque)
+{
+    (void)conn;
+    (void)dom;
+    (void)opaque;
+    if (type == VIR_DOMAIN_METADATA_ELEMENT && nsuri && strcmp(nsuri, SETTINGS_URI) == 0)
+        __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
+}
+
+static struct guest_settings default_settings(void)
+{
+    return (struct guest_settings){.shares = DEFAULT_SHARES};
+}
+
+/* A whole number from low to high, and nothing else. */
+static bool parse_setting(const char *text, long long low, long long high, long long *value)
+{
+    char *end;
+
+    errno = 0;
+    *value = strtoll(text, &end, 10);
+    return !errno && end != text && *end == '\0' && *value >= low && *value <= high;
+}
+
+/* A guest's settings from the element in our namespace of its metadata, as
+ * virsh metadata DOMAIN --uri urn:mem-coordinator:guest:1 --key mc --set
+ * '<guest shares="2000" guarantee="1024" manage="no"/>' writes it: shares
+ * from 1 to MAX_SHARES, a guarantee in MiB, manage yes or no. Without one,
+ * the defaults. NULL, or what makes no sense (the defaults are used then). */
+static const char *read_settings(virDomainPtr dom, struct guest_settings *settings)
+{
+    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SETTINGS_URI, 0);
+    xmlDocPtr doc;
+    xmlNodePtr guest;
+    const char *wrong = NULL;
+    long long value;
+
+    *settings = default_settings();
+    if (!xml)
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ? NULL
+                                                                   : "it cannot be read";
+    doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(xml);
+    guest = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!guest || strcmp((const char *)guest->name, "guest") != 0)
+        wrong = "no <guest> element";
+    for (xmlAttrPtr a = guest ? guest->properties : NULL; a && !wrong; a = a->next) {
+        xmlChar *text = xmlNodeListGetString(doc, a->children, 1);
+        const char *name = (const char *)a->name, *t = text ? (const char *)text : "";
+
+        if (strcmp(name, "shares") == 0 && parse_setting(t, 1, MAX_SHARES, &value))
+            settings->shares = (unsigned)value;
+        else if (strcmp(name, "guarantee") == 0 && parse_setting(t, 0, MAX_MIB, &value))
+            settings->guarantee_kib = value * 1024;
+        else if (strcmp(name, "manage") == 0 && (strcmp(t, "yes") == 0 || strcmp(t, "no") == 0))
+            settings->left_alone = strcmp(t, "no") == 0;
+        else
+            wrong = "an attribute that is not shares (1 to 1000000), guarantee (MiB) or manage "
+                    "(yes or no)";
+        xmlFree(text);
+    }
+    xmlFreeDoc(doc);
+    if (wrong)
+        *settings = default_settings();
+    return wrong;
+}
+
+/* A guest's settings, read when it is first seen and whenever libvirt says
+ * they changed; a guest whose settings leave it alone is said so once, and
+ * false. g takes its shares and guarantee. */
+static bool use_settings(virDomainPtr dom, struct guest_history *history, struct guest *g)
+{
+    unsigned long generation = __atomic_load_n(&settings_generation, __ATOMIC_RELAXED);
+    const char *name = virDomainGetName(dom), *wrong;
+
+    if (history->settings_generation != generation) {
+        history->settings_generation = generation;
+        wrong = read_settings(dom, &history->settings);
+        if (wrong && !history->settings_reported)
+            warn("%s: its mem_coordinator metadata makes no sense (%s); using the defaults",
+                 name, wrong);
+        else if (history->settings.left_alone && !history->settings_reported)
+            info("%s: its metadata says manage=\"no\"; leaving it alone", name);
+        history->settings_reported = wrong || history->settings.left_alone;
+    }
+    g->shares = history->settings.shares;
+    g->guarantee_kib = history->settings.guarantee_kib;
+    return !history->settings.left_alone;
+}
+
 /* Read one guest into g and r, its history's index into *at; false when it
- * vanished while we looked. now: when the cycle read the guests, s since the
+ * vanished while we looked, or is to be left alone. now: when the cycle read the guests, s since the
  * epoch. */
 static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, long long now,
                        struct guest *g, struct balloon_reading *r, size_t *at,
@@ -1443,6 +1686,8 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
     if (co->constant_stats)
         r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
     history->seen = true;
+    if (!use_settings(record->dom, history, g))
+        return false;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
         debug("%s: cannot read its virtio-mem: %s", virDomainGetName(record->dom),
               virGetLastErrorMessage());
@@ -1544,6 +1789,15 @@ static void use_connection(struct coordinator *co, virConnectPtr conn)
 
     co->conn = conn;
     co->constant_stats = type && strcmp(type, "TEST") == 0;
+    co->settings_events =
+        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL,
+                                         NULL) >= 0;
+    if (!co->settings_events)
+        debug("no metadata events (%s): settings are read again every %d s",
+              virGetLastErrorMessage(), SETTINGS_REREAD_S);
+    /* Changes made while we were away went unheard. */
+    __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
 }
 
 static bool guest_vanished(void)
@@ -1741,6 +1995,39 @@ static void report_cycle(const struct coordinator *co, const struct snapshot *sn
     free(text);
 }
 
+/* Said once as the host comes short of room and once as it has room again:
+ * while it is short, memory goes back at every look. */
+static void report_pressure(struct coordinator *co, const struct cycle *cycle)
+{
+    long long room_kib = host_room(&(struct plan){0}, &cycle->snap, &co->cfg);
+
+    if (cycle->pressure > 0 && !co->under_pressure)
+        warn("host short of room: %lld MiB free above its reserve of %lld MiB, under its "
+             "comfort of %lld MiB; taking memory back by need",
+             mib(room_kib), mib(co->cfg.host_reserve_kib), mib(co->cfg.host_comfort_kib));
+    else if (cycle->pressure == 0 && co->under_pressure)
+        info("host has room again: %lld MiB free above its reserve", mib(room_kib));
+    co->under_pressure = cycle->pressure > 0;
+}
+
+/* A guest the plan left short of its need is said once, with what there was
+ * to give, and once more when its need is met again. */
+static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
+{
+    for (size_t i = 0; i < cycle->snap.count; i++) {
+        struct guest_history *h = &co->history[cycle->history_at[i]];
+        long long unmet_kib = cycle->plan.unmet_kib[i];
+
+        if (unmet_kib >= co->cfg.min_step_kib && !h->short_reported)
+            warn("%s: left %lld MiB short of its need: the host and the other guests had %lld "
+                 "MiB to give, and guests of more shares, or fed before it, came first",
+                 cycle->snap.guests[i].name, mib(unmet_kib), mib(cycle->plan.available_kib));
+        else if (unmet_kib == 0 && h->short_reported)
+            info("%s: its need is met again", cycle->snap.guests[i].name);
+        h->short_reported = unmet_kib >= co->cfg.min_step_kib || (h->short_reported && unmet_kib);
+    }
+}
+
 /* Files we write are appended to, never through a symlink planted in their
  * place (root writes them), and are not made writable by others. */
 static FILE *open_output(const char *path)
@@ -1805,12 +2092,14 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
             "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"min_step_kib\":%lld,"
             "\"host_reserve_kib\":%lld,\"host_comfort_kib\":%lld,\"host_free_kib\":%lld,"
             "\"host_promised_kib\":%lld,\"host_returning_kib\":%lld,\"period_due\":%s,"
+            "\"host_pressure\":%.3f,\"available_kib\":%lld,"
             "\"wall_us\":%.0f,\"cpu_us\":%.0f,\"dry_run\":%s,\"guests\":[",
             co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
             co->cfg.min_step_kib, co->cfg.host_reserve_kib, co->cfg.host_comfort_kib,
             snap->host_free_kib, snap->host_promised_kib, snap->host_returning_kib,
-            snap->period_due ? "true" : "false", cycle->wall_us, cycle->cpu_us,
+            snap->period_due ? "true" : "false", cycle->pressure, plan->available_kib,
+            cycle->wall_us, cycle->cpu_us,
             co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
@@ -1825,6 +2114,10 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
         json_figure(out, "unused_kib", g->has_unused, g->unused_kib);
         json_figure(out, "available_kib", reading->has_available, reading->available_kib);
         json_figure(out, "last_update", reading->has_last_update, reading->last_update);
+        json_figure(out, "rss_kib", reading->has_rss, reading->rss_kib);
+        fprintf(out, ",\"resident_unused_kib\":%lld,\"shares\":%u,\"guarantee_kib\":%lld,"
+                     "\"unmet_kib\":%lld",
+                g->resident_unused_kib, g->shares, g->guarantee_kib, plan->unmet_kib[i]);
         fprintf(out,
                 ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"settling\":%s,"
                 "\"unresponsive\":%s,\"refused\":%s,\"delta_kib\":%lld",
@@ -1882,6 +2175,8 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
         return false;
     }
     co->cycle++;
+    if (!co->settings_events && co->cycle % SETTINGS_REREAD_S == 0)
+        __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
     forget_unseen_guests(co);
     if (found > 0)
         qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
@@ -1893,8 +2188,10 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     cycle->balloon_kib = calloc((size_t)found + 1, sizeof(*cycle->balloon_kib));
     cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
     cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
+    cycle->plan.unmet_kib = calloc((size_t)found + 1, sizeof(*cycle->plan.unmet_kib));
     if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
-        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of)
+        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of ||
+        !cycle->plan.unmet_kib)
         die(EXIT_RUNTIME, "out of memory");
     for (int i = 0; i < found; i++) {
         size_t n = cycle->snap.count;
@@ -1980,6 +2277,14 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
         if (guests[i].has_unused)
             guest_sample(out, "guest_starved", guests[i].name, NULL,
                          expected_unused(&guests[i]) < co->cfg.starve_kib);
+    metric_header(out, "guest_unmet_need_bytes", "gauge",
+                  "Need the guest was left short of: the host and the others had no more.");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_unmet_need_bytes", guests[i].name, NULL,
+                     cycle->plan.unmet_kib[i] * 1024);
+    metric_header(out, "guest_shares", "gauge", "The guest's priority (its libvirt metadata).");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_shares", guests[i].name, NULL, guests[i].shares);
     metric_header(out, "guest_resizes_total", "counter",
                   "Balloon resizes libvirt took for the guest, by direction.");
     for (size_t i = 0; i < count; i++) {
@@ -1996,6 +2301,10 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
         metric_header(out, "host_free_bytes", "gauge",
                       "Host memory free, in buffers or cached, on all NUMA cells.");
         fprintf(out, "mem_coordinator_host_free_bytes %lld\n", cycle->snap.host_free_kib * 1024);
+        metric_header(out, "host_pressure_ratio", "gauge",
+                      "How short of room the host is: 0 with its comfort free above its "
+                      "reserve, 1 at the reserve.");
+        fprintf(out, "mem_coordinator_host_pressure_ratio %.3f\n", cycle->pressure);
     }
     metric_header(out, "cycles_total", "counter", "Cycles that read the guests.");
     fprintf(out, "mem_coordinator_cycles_total %lu\n", co->cycle);
@@ -2021,9 +2330,12 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
     if (!read_cycle(co, &cycle))
         goto cleanup;
+    cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg);
     co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
     if (!co->opt.dry_run)
         apply_plan(co, &cycle);
+    report_pressure(co, &cycle);
+    report_shortfalls(co, &cycle);
     clock_gettime(CLOCK_MONOTONIC, &wall[1]);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
     cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;

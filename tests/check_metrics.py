@@ -28,11 +28,14 @@ def main():
 
     expect("cycles_total", None, cycle["cycle"])
     expect("host_free_bytes", None, cycle["host_free_kib"] * 1024)
+    expect("host_pressure_ratio", None, cycle["host_pressure"])
     for guest in cycle["guests"]:
         name = guest["name"]
         expect("guest_balloon_bytes", name, guest["actual_kib"] * 1024)
         expect("guest_target_bytes", name, guest["target_kib"] * 1024)
         expect("guest_max_bytes", name, guest["max_kib"] * 1024)
+        expect("guest_unmet_need_bytes", name, guest["unmet_kib"] * 1024)
+        expect("guest_shares", name, guest["shares"])
         if guest["unused_kib"] is not None:
             expect("guest_unused_bytes", name, guest["unused_kib"] * 1024)
             starved = guest["unused_kib"] + guest["coming_kib"] < cycle["starve_kib"]

@@ -33,9 +33,9 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
             fail(v, "%s resized without fresh statistics", g->name);
         if (r->delta_kib > 0 && target > g->max_kib)
             fail(v, "%s grown to %lld KiB, above its max %lld", g->name, target, g->max_kib);
-        if (r->delta_kib < 0 && target < cfg->min_guest_kib)
-            fail(v, "%s shrunk to %lld KiB, below the floor %lld", g->name, target,
-                 cfg->min_guest_kib);
+        if (r->delta_kib < 0 && target < guest_floor(g, cfg))
+            fail(v, "%s shrunk to %lld KiB, below its floor %lld", g->name, target,
+                 guest_floor(g, cfg));
         /* What a guest frees is its own, not what it was fed. */
         if (r->delta_kib < 0 && g->cycles_since_growth < cfg->hold_cycles && !freeing(g, cfg))
             fail(v, "%s shrunk %lu cycles after it grew: ping-pong", g->name,
@@ -46,11 +46,11 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
             fail(v, "%s changed by %lld KiB, under the minimum step", g->name, r->delta_kib);
         if (r->delta_kib % 1024)
             fail(v, "%s changed by %lld KiB, not whole MiB", g->name, r->delta_kib);
-        if (r->peer == PEER_HOST) {
-            if (r->delta_kib > 0)
-                from_host_kib += r->delta_kib;
+        /* A move draws on the host too until its donor has given. */
+        if (r->delta_kib > 0)
+            from_host_kib += r->delta_kib;
+        if (r->peer == PEER_HOST)
             continue;
-        }
         const struct resize *back = plan_find(plan, r->peer);
         if (!back || back->peer != r->guest || back->delta_kib != -r->delta_kib)
             fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));

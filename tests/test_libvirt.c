@@ -407,6 +407,81 @@ static void test_no_running_guests(void)
     report("libvirt: a cycle with no running guest says so", &v);
 }
 
+static void three_looks(struct coordinator *co)
+{
+    for (int i = 0; i < 3; i++)
+        run_cycle(co, true);
+}
+
+/* Shares, a guarantee and manage="no" from each guest's metadata; a
+ * malformed element is warned of once and the defaults used. */
+static void test_settings_from_metadata(void)
+{
+    struct coordinator co = open_node("settings.xml");
+    struct cycle cycle = {.snap.period_due = true};
+    struct verdict v = {0};
+    const struct guest *prio, *plain, *bad;
+    int warnings;
+
+    co.cfg.policy = find_policy("adaptive");
+    warnings = count_in_stderr(three_looks, &co, "vm-bad: its mem_coordinator metadata makes no sense");
+    if (warnings != 1)
+        fail(&v, "vm-bad's nonsense warned %d times in three looks, not once", warnings);
+    if (!read_cycle(&co, &cycle)) {
+        fail(&v, "cannot read the node");
+        goto done;
+    }
+    prio = find_guest(&cycle.snap, "vm-prio");
+    plain = find_guest(&cycle.snap, "vm-plain");
+    bad = find_guest(&cycle.snap, "vm-bad");
+    if (!prio || prio->shares != 2000 || prio->guarantee_kib != 700 * 1024)
+        fail(&v, "vm-prio: shares %u, guarantee %lld KiB; its metadata says 2000 and 700 MiB",
+             prio ? prio->shares : 0, prio ? prio->guarantee_kib : -1);
+    if (!plain || plain->shares != DEFAULT_SHARES || plain->guarantee_kib != 0)
+        fail(&v, "vm-plain has no metadata: the defaults, not shares %u",
+             plain ? plain->shares : 0);
+    if (!bad || bad->shares != DEFAULT_SHARES)
+        fail(&v, "vm-bad's metadata makes no sense: the defaults, not shares %u",
+             bad ? bad->shares : 0);
+    if (find_guest(&cycle.snap, "vm-alone"))
+        fail(&v, "vm-alone says manage=\"no\", but it is in the snapshot");
+    free_cycle(&cycle);
+    expect_balloon(&co, "vm-alone", 1024, &v);
+    /* Trimmed above the waste threshold, vm-prio stops within MIN_STEP of its guarantee. */
+    if (balloon_mib(&co, "vm-prio") < 700 || balloon_mib(&co, "vm-prio") >= 700 + MIN_STEP)
+        fail(&v, "vm-prio holds %lld MiB, not down to its 700 MiB guarantee", balloon_mib(&co, "vm-prio"));
+done:
+    close_node(&co);
+    report("libvirt: shares, guarantee and manage=no from metadata; nonsense warned once", &v);
+}
+
+/* A change of a guest's settings is read at the next look: libvirt's
+ * metadata event, through its event loop, marks them for reading. */
+static void test_settings_change(void)
+{
+    struct coordinator co = open_node("settings.xml");
+    struct cycle cycle = {.snap.period_due = true};
+    struct verdict v = {0};
+    virDomainPtr dom = virDomainLookupByName(co.conn, "vm-plain");
+    const struct guest *plain;
+
+    count_in_stderr(three_looks, &co, "vm-bad"); /* its warning, out of the way */
+    if (!co.settings_events)
+        fail(&v, "no metadata events");
+    if (!dom || virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, "<guest shares='3000'/>",
+                                     "mc", SETTINGS_URI, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        fail(&v, "cannot set vm-plain's metadata: %s", virGetLastErrorMessage());
+    virEventRunDefaultImpl(); /* the test driver queues the event on the loop */
+    if (read_cycle(&co, &cycle) && (plain = find_guest(&cycle.snap, "vm-plain")) &&
+        plain->shares != 3000)
+        fail(&v, "vm-plain: shares %u after its metadata said 3000", plain->shares);
+    free_cycle(&cycle);
+    if (dom)
+        virDomainFree(dom);
+    close_node(&co);
+    report("libvirt: a change of a guest's metadata is read at the next look", &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -416,6 +491,7 @@ int main(int argc, char **argv)
     nodes_dir = argv[1];
     verbosity = 0;
     virSetErrorFunc(NULL, ignore_libvirt_error);
+    virEventRegisterDefaultImpl(); /* for metadata events, as the daemon's loop */
     test_move_through_libvirt();
     test_snapshot_figures();
     test_resized_guest_read_where_its_balloon_is();
@@ -427,5 +503,7 @@ int main(int argc, char **argv)
     test_guest_without_balloon();
     test_virtio_mem_guest();
     test_no_running_guests();
+    test_settings_from_metadata();
+    test_settings_change();
     return tests_status();
 }
