@@ -91,9 +91,9 @@ if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
     expect "program: --metrics leaves no temporary file" "$(ls "$scratch"/m.prom*)" \
         test ! -e "$scratch/m.prom.tmp"
 else
-    not_ok "program: --metrics writes what the trace says, in Prometheus's format" \
-        "python3-prometheus-client is not installed"
-    not_ok "program: --metrics leaves no temporary file" "python3-prometheus-client is not installed"
+    for name in "writes what the trace says, in Prometheus's format" "leaves no temporary file"; do
+        not_ok "program: --metrics $name" "needs python3-prometheus-client (apt-get install python3-prometheus-client)"
+    done
 fi
 
 # One coordinator per libvirt connection: a second refuses with status 4
@@ -257,14 +257,12 @@ expect "program: --wait still traces its empty cycles" "$(cat "$scratch/wait.jso
     test "$(jq -s '[.[].guests | length] | (length >= 2) and all(. == 0)' "$scratch/wait.json")" = true
 
 # Every handle and record freed.
-if command -v valgrind >/dev/null; then
+if needs "program: one cycle is valgrind-clean" valgrind valgrind; then
     timeout -k 5 120 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
         "$program" -c "$four" -v --once --trace "$scratch/vg.json" 1 >"$scratch/vg.out" 2>&1
     status=$?
     expect "program: one cycle is valgrind-clean" "status $status: $(grep -m5 '==' "$scratch/vg.out")" \
         test "$status" = 0
-else
-    not_ok "program: one cycle is valgrind-clean" "valgrind is not installed"
 fi
 
 # make install and uninstall honour DESTDIR and PREFIX.
@@ -276,15 +274,12 @@ expect "program: make install puts the program, its man page and its unit under 
     test -x "$root/usr/bin/mem_coordinator" -a -f "$root/usr/share/man/man1/mem_coordinator.1" \
     -a -n "$(grep -s '^ExecStart=/usr/bin/mem_coordinator ' "$unit")"
 # The unit as systemd reads it, pointed at the program where DESTDIR put it.
-if command -v systemd-analyze >/dev/null; then
+if needs "program: systemd-analyze verify finds nothing to say about the unit" systemd-analyze systemd; then
     sed "s|^ExecStart=/usr/bin/|ExecStart=$root/usr/bin/|" "$unit" >"$scratch/mem_coordinator.service"
     verified=$(MANPATH="$root/usr/share/man" systemd-analyze verify "$scratch/mem_coordinator.service" 2>&1)
     status=$?
     expect "program: systemd-analyze verify finds nothing to say about the unit" \
         "status $status: $verified" test "$status" = 0 -a -z "$verified"
-else
-    not_ok "program: systemd-analyze verify finds nothing to say about the unit" \
-        "systemd-analyze is not installed (Debian's systemd package)"
 fi
 make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >/dev/null 2>&1
 expect "program: make uninstall takes them away" "$(find "$root" -type f)" \
