@@ -212,31 +212,42 @@ expect "program: SIGHUP reopens the trace, and the next cycle goes to the new on
     test "$(jq -s '.[-1].cycle + 1' "$scratch/rotate.json.1")" = "$(jq -s '.[0].cycle' "$scratch/rotate.json" 2>/dev/null)"
 
 # --syslog: the cycle's line and the notes go to syslog, none to the
-# terminal. The test plays the syslog daemon on /dev/log where none runs.
-if [ -e /dev/log ]; then
-    ok "program: --syslog sends the cycle's line to syslog # SKIP /dev/log belongs to a running syslog daemon"
+# terminal. The program runs in a mount namespace of its own whose /dev holds
+# only null and, as log, a socket the test listens on: the host's /dev/log
+# and its syslog daemon, if one runs, see nothing of it.
+name="program: --syslog sends the cycle's line to syslog, nothing to the terminal"
+# Who is not root mounts as root of a user namespace, and the program runs
+# as that user again in one more.
+private=(unshare -m) as_self=()
+if [ "$(id -u)" != 0 ]; then
+    private=(unshare -rm) as_self=(unshare -U --map-user="$(id -u)" --map-group="$(id -g)")
+fi
+if ! "${private[@]}" true 2>/dev/null; then
+    not_ok "$name" "needs a mount namespace of its own (${private[*]}: as root, or with user namespaces)"
 else
-    /usr/bin/python3 - "$scratch/syslog.txt" <<'PYTHON' &
-import os, socket, sys
+    mkdir "$scratch/dev"
+    touch "$scratch/dev/null"
+    ln -s "$scratch/syslog.sock" "$scratch/dev/log"
+    /usr/bin/python3 - "$scratch/syslog.sock" "$scratch/syslog.txt" <<'PYTHON' &
+import socket, sys
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-listener.bind("/dev/log")
+listener.bind(sys.argv[1])
 listener.settimeout(3)
-try:
-    with open(sys.argv[1], "w", encoding="utf-8") as out:
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    try:
         while True:
             out.write(listener.recv(4096).decode(errors="replace") + "\n")
             out.flush()
-except socket.timeout:
-    pass
-finally:
-    os.unlink("/dev/log")
+    except socket.timeout:
+        pass
 PYTHON
     listener=$!
-    for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
-    bounded "$program" -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
+    for _ in $(seq 50); do [ -S "$scratch/syslog.sock" ] && break; sleep 0.1; done
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    bounded "${private[@]}" sh -c 'mount --bind /dev/null "$1/null" && mount --rbind "$1" /dev && shift && exec "$@"' \
+        sh "$scratch/dev" "${as_self[@]}" "$program" -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
     wait "$listener"
-    expect "program: --syslog sends the cycle's line to syslog, nothing to the terminal" \
-        "terminal: $(cat "$scratch/syslog.out"); syslog: $(cat "$scratch/syslog.txt" 2>&1)" \
+    expect "$name" "terminal: $(cat "$scratch/syslog.out"); syslog: $(cat "$scratch/syslog.txt" 2>&1)" \
         test ! -s "$scratch/syslog.out" -a -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 3 guests  host [0-9]+ MiB free  vm-big -[0-9]+ MiB \(to vm-small\)' "$scratch/syslog.txt")"
 fi
 
