@@ -223,8 +223,8 @@ private=(unshare -m) as_self=()
 if [ "$(id -u)" != 0 ]; then
     private=(unshare -rm) as_self=(unshare -U --map-user="$(id -u)" --map-group="$(id -g)")
 fi
-if ! "${private[@]}" true 2>/dev/null; then
-    not_ok "$name" "needs a mount namespace of its own (${private[*]}: as root, or with user namespaces)"
+if ! refused=$("${private[@]}" true 2>&1); then
+    not_ok "$name" "needs a mount namespace of its own (${private[*]}): $refused"
 else
     mkdir "$scratch/dev"
     touch "$scratch/dev/null"
