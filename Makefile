@@ -1,5 +1,8 @@
 # mem_coordinator: make, make test, make e2e, make demo, make bench, make install,
 # make deb, make systemd-test
+# The Debian packages each target needs are listed in tools/deps. make test,
+# make fuzz, make e2e, make demo and make bench install what they lack when
+# run as root; make alone installs nothing and names what it lacks.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -12,8 +15,8 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wpointer-arith
-PKG_CFLAGS := $(shell pkg-config --cflags libvirt libxml-2.0)
-PKG_LIBS := $(shell pkg-config --libs libvirt libxml-2.0)
+PKG_CFLAGS := $(shell pkg-config --cflags libvirt libxml-2.0 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs libvirt libxml-2.0 2>/dev/null)
 
 PROGRAM := bin/mem_coordinator
 UNIT_TESTS := bin/test_policy bin/test_model bin/test_libvirt
@@ -26,6 +29,7 @@ bin:
 	mkdir -p bin
 
 $(PROGRAM): mem_coordinator.c | bin
+	@tools/deps --check build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DVERSION='"$(VERSION)"' $(PKG_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(PKG_LIBS)
 
@@ -41,8 +45,15 @@ bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(PKG_LIBS)
 
-test: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
+# The build starts in a second make, which finds pkg-config's answer once
+# the packages are in.
+test:
+	@tools/deps build test
+	@$(MAKE) --no-print-directory test-build
 	tests/run
+
+test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
+	@:
 
 # libFuzzer (clang and libclang-rt-14-dev) on the statistics a guest reports
 # and on the command line, FUZZ_SECONDS each; a finding stops it non-zero.
@@ -56,12 +67,17 @@ bin/fuzz_stats: tests/fuzz_stats.c tests/check.h tests/rules.h mem_coordinator.c
 bin/fuzz_options: tests/fuzz_options.c mem_coordinator.c | bin
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS) -Wl,--wrap=exit
 
-fuzz: bin/fuzz_stats bin/fuzz_options
+fuzz:
+	@tools/deps build fuzz
+	@$(MAKE) --no-print-directory fuzz-build
 	mkdir -p bin/fuzz/stats bin/fuzz/options
 	bin/fuzz_stats -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bin/fuzz/ bin/fuzz/stats
 	bin/fuzz_options -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bin/fuzz/ bin/fuzz/options
 
-# Real guests under libvirtd and QEMU; as root. Both install what they lack.
+fuzz-build: bin/fuzz_stats bin/fuzz_options
+	@:
+
+# Real guests under libvirtd and QEMU; as root.
 e2e:
 	tests/e2e/run
 
@@ -69,7 +85,7 @@ demo:
 	tools/demo
 
 # Both policies side by side on real guests; as root, not part of CI.
-bench: $(PROGRAM)
+bench:
 	tools/bench
 
 format:
@@ -113,4 +129,4 @@ systemd-test: deb
 clean:
 	rm -rf bin
 
-.PHONY: all test fuzz e2e demo bench format install uninstall deb systemd-test clean
+.PHONY: all test test-build fuzz fuzz-build e2e demo bench format install uninstall deb systemd-test clean

@@ -5,6 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 
 unreachable='qemu+unix:///system?socket=/nonexistent/libvirt-sock'
+# A symlink to a file the program could write: only O_NOFOLLOW refuses it.
+echo precious >"$scratch/precious"
+ln -s "$scratch/precious" "$scratch/planted"
 
 # name | status | expected text | arguments, one per line after the third field
 cases=(
@@ -34,7 +37,7 @@ cases=(
     "trace file in a missing folder|2|cannot open trace file '/nonexistent/trace'|--trace|/nonexistent/trace|-c|test:///default|1"
     "PERIOD with a newline: still one line|2|not '1\\x0a2'|1"$'\n'"2"
     "option with a tab quoted|2|unknown policy 'a\\x09b'|--policy|a"$'\t'"b|1"
-    "trace path that is a planted symlink|2|cannot open trace file|--trace|/proc/self/cwd|-c|test:///default|1"
+    "trace path that is a planted symlink|2|cannot open trace file '$scratch/planted': Too many levels of symbolic links|--trace|$scratch/planted|-c|test:///default|--once|1"
     "help|0|usage: mem_coordinator [-1hnqvV] [-c uri]|-h"
     "version|0|mem_coordinator |-V"
 )
@@ -58,8 +61,10 @@ for row in "${cases[@]}"; do
 done
 
 # -h's synopsis is the man page's.
-synopsis=$("$program" -h | sed -n '1,/^$/p' | tr -s ' \n' ' ' | sed 's/^usage: //;s/ $//')
-man_synopsis=$(MANWIDTH=200 man "$top/mem_coordinator.1" 2>/dev/null | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
-    sed '1d;$d' | tr -s ' \n' ' ' | sed 's/^ //;s/ $//')
-expect "cli: -h matches the man page's synopsis" "-h: '$synopsis' man: '$man_synopsis'" \
-    test "$synopsis" = "$man_synopsis"
+if needs "cli: -h matches the man page's synopsis" man man-db; then
+    synopsis=$("$program" -h | sed -n '1,/^$/p' | tr -s ' \n' ' ' | sed 's/^usage: //;s/ $//')
+    man_synopsis=$(MANWIDTH=200 man "$top/mem_coordinator.1" 2>/dev/null | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
+        sed '1d;$d' | tr -s ' \n' ' ' | sed 's/^ //;s/ $//')
+    expect "cli: -h matches the man page's synopsis" "-h: '$synopsis' man: '$man_synopsis'" \
+        test "$synopsis" = "$man_synopsis"
+fi

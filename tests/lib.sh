@@ -11,6 +11,14 @@ trap 'rm -rf "$scratch"' EXIT
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1: $2"; }
 
+# needs NAME COMMAND PACKAGE: true when COMMAND is there; else NAME fails in
+# one line naming the package, not as if the code were wrong.
+needs() {
+    command -v "$2" >/dev/null && return
+    not_ok "$1" "needs $2 (apt-get install $3)"
+    return 1
+}
+
 # expect NAME WHY COMMAND...: ok when COMMAND succeeds.
 expect() {
     local name=$1 why=$2

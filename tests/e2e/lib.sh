@@ -39,26 +39,10 @@ e2e_deadline() {
     awk -v now="$(e2e_now)" -v t="$1" 'BEGIN { printf "%.3f\n", now + t }'
 }
 
-# What building and running real guests takes, from Debian's archive.
-# shellcheck disable=SC2034 # used by the scripts that source this
-e2e_packages=(gcc make pkg-config libvirt-dev libxml2-dev libvirt-daemon-system libvirt-clients
-    qemu-system-x86 busybox-static cpio jq iproute2)
-
-# e2e_install_packages PACKAGE...: install those not installed yet (as root).
+# e2e_install_packages GROUP...: install what tools/deps lists for those
+# groups and is not installed yet (as root).
 e2e_install_packages() {
-    local missing=() package
-
-    for package; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$package")
-    done
-    [[ ${#missing[@]} -eq 0 ]] && return 0
-    e2e_log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null || {
-        e2e_log "could not install ${missing[*]}"
-        return 1
-    }
+    "$(dirname "${BASH_SOURCE[0]}")/../../tools/deps" "$@"
 }
 
 # e2e_libvirtd_up: start virtlogd and libvirtd unless they run, and wait
