@@ -114,6 +114,7 @@ uninstall:
 PKG_VERSION = $(shell dpkg-parsechangelog -S Version)+git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d)
 
 deb:
+	@tools/deps build deb
 	rm -rf bin/deb
 	mkdir -p bin/deb/src
 	tar --exclude=./bin --exclude=./.git -cf - . | tar -C bin/deb/src -xf -
@@ -124,6 +125,7 @@ deb:
 # The package under a real systemd, in a Debian root booted with
 # systemd-nspawn; as root, not part of make test.
 systemd-test: deb
+	@tools/deps systemd
 	tests/systemd/run bin/deb/mem-coordinator_*.deb
 
 clean:

@@ -123,7 +123,7 @@ struct guest {
     long long coming_kib;     /* what its balloon will still add (+) or take (-) from that */
     long long use_rate_kib_s; /* how fast its used memory grows; negative: shrinks */
     int stats_interval_s;     /* between its last two statistics; 0: not known yet */
-    long long resident_unused_kib; /* unused memory QEMU holds on the host: what taking it back frees */
+    long long resident_unused_kib; /* unused memory QEMU holds: what taking it back frees the host */
     long long guarantee_kib;  /* never shrunk below this (nor below the guest floor) */
     unsigned shares;          /* its priority against the other guests */
     unsigned long cycles_wasteful;     /* in a row with more unused than the waste threshold */
@@ -627,12 +627,16 @@ static long long spare(const struct guest *g, const struct config *cfg, double p
 /* What a guest gives back to the host at once, return_step_kib at most. On
  * a roomy host only what it has held above the waste threshold for
  * return_after looks: a passing peak is left alone. Under pressure, its
- * spare at that pressure. */
+ * spare at that pressure, but only memory QEMU holds for it: taking back
+ * pages the guest never touched frees the host nothing, and leaves the
+ * guest less for its next burst. */
 static long long due_back(const struct guest *g, const struct config *cfg, double pressure)
 {
-    if (pressure == 0 && g->cycles_wasteful < cfg->return_after)
-        return 0;
-    return min_ll(spare(g, cfg, pressure), cfg->return_step_kib);
+    long long kib = min_ll(spare(g, cfg, pressure), cfg->return_step_kib);
+
+    if (pressure == 0)
+        return g->cycles_wasteful < cfg->return_after ? 0 : kib;
+    return min_ll(kib, max_ll(0, g->resident_unused_kib + min_ll(0, g->coming_kib)));
 }
 
 /* A guest that can give, and how much; the later ones are asked last. */
@@ -1058,11 +1062,13 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     g->cycles_wasteful = h->cycles_wasteful;
     g->use_rate_kib_s = 0;
     g->stats_interval_s = 0;
-    g->resident_unused_kib = 0;
+    g->resident_unused_kib = r->has_unused ? r->unused_kib : 0;
     if (!r->has_unused || !r->has_available)
         return;
     /* QEMU's resident memory beyond what the guest uses: pages it touched
-     * and freed, which its balloon hands back to the host. */
+     * and freed, which its balloon hands back to the host. Pages it never
+     * touched cost the host nothing, and taking them back frees nothing.
+     * Without QEMU's figure, all of it may be resident. */
     if (r->has_rss)
         g->resident_unused_kib =
             clamp_ll(r->rss_kib - (r->available_kib - r->unused_kib), 0, r->unused_kib);

@@ -26,7 +26,7 @@ struct guest_row {
     int interval;           /* s between its statistics; 0: not known */
     unsigned shares;        /* 0 for every guest of a row: all equal */
     long long guarantee;    /* MiB */
-    long long resident;     /* MiB of its unused memory QEMU holds */
+    long long untouched;    /* MiB of its unused memory it never touched: QEMU holds the rest */
 };
 
 struct expected_resize {
@@ -505,8 +505,16 @@ static const struct policy_case adaptive_cases[] = {
      256 + 500,
      0,
      {{"vm1", +500, "host"}, {"vm2", -70, "host"}}},
+    {"under pressure, memory a guest never touched is not taken back: it frees nothing",
+     {{"vm1", 1024, 600, 2048, .untouched = 600}},
+     256 + 824,
+     0,
+     {},
+     0,
+     10,
+     true},
     {"under pressure, memory QEMU holds goes back first: it frees the host",
-     {{"vm1", 1024, 600, 2048, .resident = 0}, {"vm2", 1024, 600, 2048, .resident = 500}},
+     {{"vm1", 1024, 600, 2048, .untouched = 500}, {"vm2", 1024, 600, 2048, .untouched = 100}},
      256 + 824,
      0,
      {{"vm2", -200, "host"}},
@@ -514,7 +522,7 @@ static const struct policy_case adaptive_cases[] = {
      10,
      true},
     {"under pressure, a guest with fewer shares gives back first",
-     {{"vm1", 1024, 600, 2048, .shares = 2000, .resident = 500}, {"vm2", 1024, 600, 2048, .shares = 1000}},
+     {{"vm1", 1024, 600, 2048, .shares = 2000, .untouched = 100}, {"vm2", 1024, 600, 2048, .shares = 1000, .untouched = 300}},
      256 + 824,
      0,
      {{"vm2", -200, "host"}},
@@ -565,7 +573,7 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .stats_interval_s = rows[n].interval,
             .shares = rows[n].shares,
             .guarantee_kib = rows[n].guarantee * 1024,
-            .resident_unused_kib = rows[n].resident * 1024,
+            .resident_unused_kib = (rows[n].unused - rows[n].untouched) * 1024,
             .cycles_wasteful = rows[n].wasteful,
             .cycles_since_growth = rows[n].grown ? rows[n].grown : ULONG_MAX,
             .has_unused = rows[n].unused != NO_STATS,
@@ -673,7 +681,7 @@ static void random_snapshots(const struct policy *policy, int rounds)
                 .stats_interval_s = (int)random_mib(&seed, 0, STALE_STATS_S),
                 .shares = (unsigned)random_mib(&seed, 1, 3) * 1000,
                 .guarantee_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 4096) * 1024,
-                .resident_unused_kib = random_mib(&seed, 0, 512) * 1024,
+                .resident_unused_kib = random_mib(&seed, -100, 512) * 1024,
                 .cycles_wasteful = (unsigned long)random_mib(&seed, 0, 5),
                 .has_unused = random_mib(&seed, 0, 9) > 0,
                 .settling = random_mib(&seed, 0, 9) == 0,
