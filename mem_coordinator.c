@@ -48,7 +48,7 @@
 #define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
 #define GROWN_HOLD_CYCLES    5   /* looks: a guest that grew gives nothing back for this long */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
-#define CLAIM_S              10   /* s: under contention, a grower is fed only if what it will
+#define CLAIM_S              5    /* s: under contention, a grower is fed only if what it will
                                      want this long fits beside those fed before it */
 #define DEFAULT_POLICY       "adaptive"
 
