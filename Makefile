@@ -37,7 +37,11 @@ bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(PKG_LIBS)
 
-test: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
+# Faults the test driver cannot have, preloaded into the program by tests/program.sh.
+bin/faults.so: tests/faults.c | bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -fPIC $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) -ldl
+
+test: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS) bin/faults.so
 	tests/run
 
 # libFuzzer (clang and libclang-rt-14-dev) on the statistics a guest reports

@@ -1940,6 +1940,22 @@ static void guest_sample(FILE *out, const char *name, const char *guest, const c
     fprintf(out, "\"} %lld\n", value);
 }
 
+/* A file of our own, new: O_EXCL fails on anything planted at its path
+ * since it was unlinked (a hard link O_NOFOLLOW would follow, or a file
+ * another user keeps open), which is then never written through. */
+static FILE *create_new(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *out;
+
+    if (fd < 0)
+        return NULL;
+    out = fdopen(fd, "w");
+    if (!out)
+        close(fd);
+    return out;
+}
+
 /* The Prometheus text format that node_exporter's textfile collector reads,
  * rewritten whole each cycle: written to a temporary file, then renamed over
  * the last, so that a scrape never sees half of it. cycle is NULL after a
@@ -1955,7 +1971,7 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
         return;
     if (snprintf(temporary, sizeof(temporary), "%s.tmp", co->opt.metrics_path) >=
             (int)sizeof(temporary) ||
-        (unlink(temporary) < 0 && errno != ENOENT) || !(out = open_output(temporary))) {
+        (unlink(temporary) < 0 && errno != ENOENT) || !(out = create_new(temporary))) {
         warn("cannot write the metrics to '%s.tmp': %s", co->opt.metrics_path, strerror(errno));
         return;
     }

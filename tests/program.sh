@@ -96,6 +96,21 @@ else
     not_ok "program: --metrics leaves no temporary file" "python3-prometheus-client is not installed"
 fi
 
+# Faults the test driver cannot have: bin/faults.so makes libvirt fail, or
+# plants files, from inside the program (tests/faults.c).
+faults="$top/bin/faults.so"
+
+# The metrics' temporary is created anew, never opened where a file was
+# planted between its unlink and its open (here a hard link, which no
+# O_NOFOLLOW stops).
+echo precious >"$scratch/precious-metrics"
+MC_PLANT="$scratch/precious-metrics" LD_PRELOAD="$faults" \
+    bounded "$program" -c "$four" --once -q --metrics "$scratch/planted.prom" 1 >"$scratch/planted-m.out" 2>&1
+expect "program: the metrics' temporary is never written through a file planted in its place" \
+    "the planted file holds $(wc -c <"$scratch/precious-metrics") bytes, not 9: $(cat "$scratch/planted-m.out")" \
+    test "$(cat "$scratch/precious-metrics")" = precious -a \
+    -n "$(grep "cannot write the metrics to '$scratch/planted.prom.tmp': File exists" "$scratch/planted-m.out")"
+
 # One coordinator per libvirt connection: a second refuses with status 4
 # while the first runs, and starts once it has gone.
 "$program" -c "$four" -q --wait --trace "$scratch/first.json" 1 >/dev/null 2>&1 &
