@@ -77,7 +77,7 @@
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
     EXIT_OK = 0,      /* no running guest left, --once done, or stopped by a signal */
-    EXIT_RUNTIME = 1, /* libvirt failed while running */
+    EXIT_RUNTIME = 1, /* cannot go on: out of memory, no lock, or --once's cycle failed */
     EXIT_USAGE = 2,   /* bad command line */
     EXIT_CONNECT = 3, /* could not connect to libvirt */
     EXIT_LOCKED = 4,  /* another coordinator balances the same libvirt */
@@ -243,6 +243,7 @@ struct coordinator {
     bool constant_stats;         /* the test driver's: the same figures, stamped 1989, for ever */
     unsigned long cycle;         /* cycles that read the guests */
     unsigned long failed_cycles; /* cycles that could not */
+    unsigned long failing;       /* cycles failed since the last that worked */
     unsigned long reconnects;
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
@@ -1483,6 +1484,24 @@ static int compare_record_names(const void *a, const void *b)
     return strcmp(virDomainGetName((*ra)->dom), virDomainGetName((*rb)->dom));
 }
 
+/* Why a cycle failed. A live connection whose calls fail (libvirtd short
+ * of memory, a driver's transient error) would say so every second for as
+ * long as it lasts: the first failure of a run is warned, the others only
+ * with -vv, and run_cycle says when cycles work again. */
+__attribute__((format(printf, 2, 3))) static void cycle_failed(const struct coordinator *co,
+                                                               const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (co->failing)
+        say(3, fmt, ap);
+    else /* a dead connection says what follows itself: reconnect */
+        complain(LOG_WARNING, "warning: ",
+                 virConnectIsAlive(co->conn) == 1 ? "; trying again at each look" : "", fmt, ap);
+    va_end(ap);
+}
+
 /* Host free memory across all NUMA cells: free + buffers + cached. Drivers
  * without node memory statistics (the test driver) get an estimate: node
  * memory less what the running guests hold. */
@@ -1501,7 +1520,8 @@ static bool read_host_free(struct coordinator *co, struct snapshot *snap)
             die(EXIT_RUNTIME, "out of memory");
         if (virNodeGetMemoryStats(co->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &nparams, 0) <
             0) {
-            warn("cannot read host memory statistics: %s", virGetLastErrorMessage());
+            cycle_failed(co, "cannot read host memory statistics: %s",
+                         virGetLastErrorMessage());
             goto cleanup;
         }
         snap->host_free_kib = 0;
@@ -1514,11 +1534,11 @@ static bool read_host_free(struct coordinator *co, struct snapshot *snap)
         goto cleanup;
     }
     if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
-        warn("cannot read host memory statistics: %s", virGetLastErrorMessage());
+        cycle_failed(co, "cannot read host memory statistics: %s", virGetLastErrorMessage());
         goto cleanup;
     }
     if (virNodeGetInfo(co->conn, &node) < 0) {
-        warn("cannot read host memory size: %s", virGetLastErrorMessage());
+        cycle_failed(co, "cannot read host memory size: %s", virGetLastErrorMessage());
         goto cleanup;
     }
     for (size_t i = 0; i < snap->count; i++)
@@ -1878,7 +1898,7 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     long long now = (long long)time(NULL);
 
     if (found < 0) {
-        warn("cannot read the guests' statistics: %s", virGetLastErrorMessage());
+        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
         return false;
     }
     co->cycle++;
@@ -2048,9 +2068,13 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     trace_cycle(co, &cycle);
     write_metrics(co, &cycle);
     result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
+    if (co->failing)
+        info("cycles work again, after %lu that failed", co->failing);
+    co->failing = 0;
 cleanup:
     if (result == CYCLE_FAILED) {
         co->failed_cycles++;
+        co->failing++;
         write_metrics(co, NULL);
     }
     free_cycle(&cycle);
@@ -2096,7 +2120,7 @@ static void print_help(void)
            MIN_GUEST_MEMORY, MIN_GUEST_FLOOR, MIN_STEP);
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
         printf("  %-22s %s\n", policies[i].name, policies[i].summary);
-    printf("\nexit status: %d done, %d libvirt failed, %d bad usage, %d cannot connect,\n"
+    printf("\nexit status: %d done, %d cannot go on, %d bad usage, %d cannot connect,\n"
            "             %d another coordinator balances the same libvirt\n",
            EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT, EXIT_LOCKED);
 }
@@ -2485,6 +2509,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
             virConnectClose(co->conn);
             use_connection(co, conn);
             co->reconnects++;
+            co->failing = 0; /* the reconnection is what said it works again */
             info("reconnected to %s", uri_name(co->opt.uri));
             break;
         }
@@ -2578,20 +2603,20 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         enum cycle_result result = run_cycle(&co, period_due(&co));
 
+        /* Only a dead connection is opened anew; on a live one the next
+         * look tries again, every guest's history kept. */
         if (result == CYCLE_FAILED && virConnectIsAlive(co.conn) != 1) {
             reconnect(&co, &deadline, &sleeping_mask);
             continue; /* a cycle at once: guests went unserved meanwhile */
-        }
-        if (result == CYCLE_FAILED) {
-            status = EXIT_RUNTIME;
-            break;
         }
         if (result == CYCLE_NO_GUESTS && !co.opt.wait) {
             info("no running guests; stopping");
             break;
         }
-        if (co.opt.once)
+        if (co.opt.once) {
+            status = result == CYCLE_FAILED ? EXIT_RUNTIME : EXIT_OK;
             break;
+        }
         advance_deadline(&deadline, co.cfg.look_s);
         wait_for_next_cycle(&co, &deadline, &sleeping_mask);
     }

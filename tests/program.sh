@@ -207,6 +207,29 @@ expect "program: SIGTERM ends it while libvirtd never answers" \
 expect "program: it says that libvirt did not answer" "$(cat "$scratch/silent.out")" \
     grep -q 'libvirt has not answered in the [0-9]* s since the stop request; stopping without it' "$scratch/silent.out"
 
+# A cycle whose libvirt calls fail on a live connection is warned, counted
+# and tried again the next second: the run goes on with every guest's
+# history, and says once that cycles fail and once that they work again.
+MC_FAULT="$scratch/fault" LD_PRELOAD="$faults" "$program" -c "$four" --wait \
+    --trace "$scratch/fail.json" --metrics "$scratch/fail.prom" 1 >"$scratch/fail.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/fail.json" 1
+echo fail >"$scratch/fault"
+sleep 3.5
+rm -f "$scratch/fault"
+trace_lines "$scratch/fail.json" 3
+signal_and_wait TERM "$pid" 5
+expect "program: a failed cycle on a live connection is not an exit: the next one tries again" \
+    "running when signalled: $sent; status $status; $(wc -l <"$scratch/fail.json") cycles: $(cat "$scratch/fail.out")" \
+    test "$sent" = yes -a "$status" = 0 -a "$(wc -l <"$scratch/fail.json")" -ge 3
+expect "program: cycles that keep failing are said once, and once when they work again" \
+    "$(cat "$scratch/fail.out")" \
+    test "$(grep -c "cannot read the guests' statistics" "$scratch/fail.out")" = 1 -a \
+    "$(grep -c 'cycles work again' "$scratch/fail.out")" = 1
+failed=$(sed -n 's/^mem_coordinator_failed_cycles_total //p' "$scratch/fail.prom")
+expect "program: the failed cycles are counted in the metrics" "failed_cycles_total ${failed:-absent}" \
+    test "${failed:-0}" -ge 2
+
 # SIGUSR1 runs a PERIOD's cycle at once; SIGHUP reopens the trace after a
 # rotation. Looks between PERIODs go on every second meanwhile.
 "$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
