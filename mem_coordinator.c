@@ -2493,6 +2493,49 @@ static virConnectPtr connect_libvirt(const char *uri)
     return conn;
 }
 
+/* After logrotate moved the trace away: a new one at the same path. */
+static void reopen_trace(struct coordinator *co)
+{
+    if (!co->opt.trace_path)
+        return;
+    if (co->trace)
+        fclose(co->trace);
+    co->trace = open_output(co->opt.trace_path);
+    if (co->trace)
+        info("reopened the trace %s", co->opt.trace_path);
+    else
+        warn("cannot reopen the trace '%s': %s; not tracing", quotable(co->opt.trace_path),
+             strerror(errno));
+}
+
+/* Sleep out a reconnection's backoff. sleep_until wakes on SIGHUP and
+ * SIGUSR1, whose flags would then cut every later backoff short: the trace
+ * is reopened here, and a cycle asked for is left for after the
+ * reconnection, when there is a connection to run it on. */
+static void sleep_out_backoff(struct coordinator *co, const struct timespec *deadline,
+                              const sigset_t *sleeping_mask)
+{
+    bool cycle_asked = false;
+    struct timespec now;
+
+    for (;;) {
+        sleep_until(deadline, sleeping_mask);
+        if (reopen_requested) {
+            reopen_requested = 0;
+            reopen_trace(co);
+        }
+        if (cycle_requested) {
+            cycle_requested = 0;
+            cycle_asked = true;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (stop_requested || !timespec_before(&now, deadline))
+            break;
+    }
+    if (cycle_asked)
+        cycle_requested = 1;
+}
+
 /* libvirtd restarts (an upgrade, a crash) and its guests run on: a lost
  * connection is opened anew, trying again after a backoff that doubles up
  * to a period, and every guest's history is kept. Said once each way. */
@@ -2516,25 +2559,10 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
         debug("cannot reconnect: %s", virGetLastErrorMessage());
         clock_gettime(CLOCK_MONOTONIC, deadline);
         deadline->tv_sec += backoff_s;
-        sleep_until(deadline, sleeping_mask);
+        sleep_out_backoff(co, deadline, sleeping_mask);
         backoff_s = backoff_s * 2 < co->opt.period_s ? backoff_s * 2 : co->opt.period_s;
     }
     clock_gettime(CLOCK_MONOTONIC, deadline);
-}
-
-/* After logrotate moved the trace away: a new one at the same path. */
-static void reopen_trace(struct coordinator *co)
-{
-    if (!co->opt.trace_path)
-        return;
-    if (co->trace)
-        fclose(co->trace);
-    co->trace = open_output(co->opt.trace_path);
-    if (co->trace)
-        info("reopened the trace %s", co->opt.trace_path);
-    else
-        warn("cannot reopen the trace '%s': %s; not tracing", quotable(co->opt.trace_path),
-             strerror(errno));
 }
 
 /* Sleep until the next look is due: reopen the trace on SIGHUP meanwhile,

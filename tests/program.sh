@@ -230,6 +230,28 @@ failed=$(sed -n 's/^mem_coordinator_failed_cycles_total //p' "$scratch/fail.prom
 expect "program: the failed cycles are counted in the metrics" "failed_cycles_total ${failed:-absent}" \
     test "${failed:-0}" -ge 2
 
+# A libvirtd gone for a while: reconnections back off (1, 2, 4 s at PERIOD
+# 4), and a SIGHUP or SIGUSR1 meanwhile does not cut the backoff short.
+MC_FAULT="$scratch/fault" MC_FAULT_LOG="$scratch/reconnects" LD_PRELOAD="$faults" \
+    "$program" -c "$four" --wait --trace "$scratch/down.json" 4 >"$scratch/down.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/down.json" 1
+echo down >"$scratch/fault"
+sleep 1.5
+kill -HUP "$pid"
+kill -USR1 "$pid"
+sleep 2
+attempts=$(wc -l <"$scratch/reconnects" 2>/dev/null)
+rm -f "$scratch/fault"
+for _ in $(seq 60); do grep -q 'reconnected to' "$scratch/down.out" && break; sleep 0.1; done
+signal_and_wait TERM "$pid" 5
+expect "program: a SIGHUP or SIGUSR1 during an outage keeps the reconnections' backoff" \
+    "${attempts:-0} reconnections in 3.5 s, expected 2 to 4" \
+    test "${attempts:-0}" -ge 2 -a "${attempts:-0}" -le 4
+expect "program: after the outage it reconnects, and stops cleanly" \
+    "running when signalled: $sent; status $status: $(cat "$scratch/down.out")" \
+    test "$sent" = yes -a "$status" = 0 -a -n "$(grep 'reconnected to' "$scratch/down.out")"
+
 # SIGUSR1 runs a PERIOD's cycle at once; SIGHUP reopens the trace after a
 # rotation. Looks between PERIODs go on every second meanwhile.
 "$program" -c "$four" -q --trace "$scratch/rotate.json" 60 >"$scratch/rotate.out" 2>&1 &
