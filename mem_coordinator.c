@@ -36,6 +36,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
+#include <libxml/uri.h>
 #include <libxml/xpath.h>
 
 /* Tunables: edit and run make again. The flags in -h override them. */
@@ -2360,43 +2361,106 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
     }
 }
 
+/*
+ * What names a libvirt for the lock: its URI's driver without the transport
+ * (qemu+unix:// and qemu+ssh:// reach the same qemu driver), the URI's path
+ * (system or session), and the host libvirt says it runs on. So
+ * qemu:///system, qemu+unix:///system?socket=... and an alias of either
+ * are one libvirt, and qemu+ssh:// to two names of one host too. The host's
+ * name rather than its UUID: every driver answers virConnectGetHostname,
+ * where the UUID (virConnectGetSysinfo) needs dmidecode and root, and a name
+ * two hosts share can only refuse a second coordinator, never let two in.
+ * Without it, the URI's text. Free with free().
+ */
+static char *libvirt_identity(virConnectPtr conn, const char *uri)
+{
+    char *host = virConnectGetHostname(conn);
+    xmlURIPtr parsed = xmlParseURI(uri);
+    char *identity = NULL;
+
+    if (!host)
+        debug("cannot tell which host %s runs on: %s; locking by its URI", uri,
+              virGetLastErrorMessage());
+    if (host && parsed && parsed->scheme &&
+        asprintf(&identity, "%.*s%s@%s", (int)strcspn(parsed->scheme, "+"), parsed->scheme,
+                 parsed->path ? parsed->path : "", host) < 0)
+        identity = NULL;
+    if (!identity)
+        identity = strdup(uri);
+    if (!identity)
+        die(EXIT_RUNTIME, "out of memory");
+    xmlFreeURI(parsed);
+    free(host);
+    return identity;
+}
+
+/* The folder of the lock, opened: root's LOCK_DIR, the user's
+ * XDG_RUNTIME_DIR, or else one under /tmp, where anyone may have planted
+ * it, or a symlink to their own, to hold or swap the lock: it must be this
+ * user's own and writable by nobody else. Exits otherwise. */
+static int open_lock_dir(char *dir, size_t size)
+{
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    int fd;
+
+    if (geteuid() == 0)
+        snprintf(dir, size, "%s", LOCK_DIR);
+    else if (runtime && *runtime)
+        snprintf(dir, size, "%s/mem_coordinator", runtime);
+    else
+        snprintf(dir, size, "/tmp/mem_coordinator-%u", (unsigned)geteuid());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        die(EXIT_RUNTIME, "cannot make the lock folder %s: %s", dir, strerror(errno));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+        die(EXIT_RUNTIME, "the lock folder %s is not this user's own: it is a symbolic link or "
+                          "no folder; remove it",
+            dir);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        die(EXIT_RUNTIME, "cannot open the lock folder %s: %s", dir, strerror(errno));
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        die(EXIT_RUNTIME, "the lock folder %s is not this user's own: owner %u, mode %03o; "
+                          "remove it",
+            dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    return fd;
+}
+
 /* Two coordinators resizing the same balloons fight over them, each undoing
- * the other: one per libvirt connection, held by an flock on a file named
- * for the connection's URI, released when the process ends however it ends.
- * The file holds the holder's pid, for the message. Exits if it is held. */
+ * the other: one per libvirt, held by an flock on a file named for it
+ * (libvirt_identity), released when the process ends however it ends. The
+ * file holds the holder's pid, for the message. Exits if it is held. */
 static void lock_connection(virConnectPtr conn)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
-    char dir[PATH_MAX / 2], path[PATH_MAX], holder[32] = "?";
-    char *uri = virConnectGetURI(conn);
-    const char *runtime = getenv("XDG_RUNTIME_DIR");
-    size_t at;
-    int fd;
+    char dir[PATH_MAX / 2], name[NAME_MAX + 1], holder[32] = "?";
+    char *uri = virConnectGetURI(conn), *identity;
+    size_t at = 0;
+    int dir_fd, fd;
     ssize_t length;
 
-    if (geteuid() == 0)
-        snprintf(dir, sizeof(dir), "%s", LOCK_DIR);
-    else if (runtime && *runtime)
-        snprintf(dir, sizeof(dir), "%s/mem_coordinator", runtime);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/mem_coordinator-%u", (unsigned)geteuid());
-    at = (size_t)snprintf(path, sizeof(path), "%s/", dir);
-    for (const char *c = uri ? uri : "default"; *c && at < sizeof(path) - 8; c++)
-        path[at++] = strchr(safe, *c) ? *c : '_';
-    snprintf(path + at, sizeof(path) - at, ".lock");
-    if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-        (fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
-        die(EXIT_RUNTIME, "cannot open the lock %s: %s", path, strerror(errno));
+    if (!uri)
+        die(EXIT_RUNTIME, "cannot read the connection's URI: %s", virGetLastErrorMessage());
+    identity = libvirt_identity(conn, uri);
+    for (const char *c = identity; *c && at < sizeof(name) - 8; c++)
+        name[at++] = strchr(safe, *c) ? *c : '_';
+    snprintf(name + at, sizeof(name) - at, ".lock");
+    dir_fd = open_lock_dir(dir, sizeof(dir));
+    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die(EXIT_RUNTIME, "cannot open the lock %s/%s: %s", dir, name, strerror(errno));
+    close(dir_fd);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         length = pread(fd, holder, sizeof(holder) - 1, 0);
         holder[length > 0 ? length : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
-        die(EXIT_LOCKED, "another coordinator (pid %s) already balances %s (lock %s)", holder,
-            uri ? uri : "libvirt's default URI", path);
+        die(EXIT_LOCKED, "another coordinator (pid %s) already balances %s (lock %s/%s)", holder,
+            uri, dir, name);
     }
     length = snprintf(holder, sizeof(holder), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)length, 0) != length)
-        debug("cannot write the pid into the lock %s: %s", path, strerror(errno));
+        debug("cannot write the pid into the lock %s/%s: %s", dir, name, strerror(errno));
+    free(identity);
     free(uri); /* the descriptor stays open, and the lock held, until exit */
 }
 
@@ -2624,7 +2688,9 @@ int main(int argc, char **argv)
     co.cfg.period_s = co.opt.period_s;
     start_event_loop(co.opt.period_s);
     use_connection(&co, connect_libvirt(co.opt.uri));
-    lock_connection(co.conn);
+    /* A dry run changes nothing, so it may watch beside the one that does. */
+    if (!co.opt.dry_run)
+        lock_connection(co.conn);
     clock_gettime(CLOCK_MONOTONIC, &co.started);
     deadline = co.next_period = co.started;
 
