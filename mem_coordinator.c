@@ -1864,13 +1864,16 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
         warn("cannot write the trace: %s", strerror(errno));
 }
 
-/* List the running guests anew and read them and the host in one snapshot. */
-/* The balloon statistics of the running guests whose names match the
+/* Guests are listed active, not running: a paused guest is listed too, so
+ * that it keeps its history (guest_runs), and its state comes along. */
+#define GUEST_STATS (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
+
+/* The balloon statistics of the active guests whose names match the
  * pattern, and no other guest's: list them, then read only those. */
 static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
 {
     virDomainPtr *domains = NULL;
-    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_RUNNING);
+    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
     int matching = 0, found = -1;
 
     if (listed < 0)
@@ -1882,20 +1885,43 @@ static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr *
             virDomainFree(domains[i]);
     }
     domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
-    found = matching ? virDomainListGetStats(domains, VIR_DOMAIN_STATS_BALLOON, records, 0) : 0;
+    found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, 0) : 0;
     for (int i = 0; i < matching; i++)
         virDomainFree(domains[i]);
     free(domains);
     return found;
 }
 
+/* Whether a listed guest runs. One paused (virsh suspend, a snapshot, a
+ * migration's last phase) keeps its history but sits out: its balloon
+ * driver cannot answer a resize, and its statistics stand still. */
+static bool guest_runs(virDomainStatsRecordPtr record)
+{
+    int state;
+
+    if (virTypedParamsGetInt(record->params, record->nparams, "state.state", &state) != 1 &&
+        virDomainGetState(record->dom, &state, NULL, 0) < 0)
+        return true; /* read_guest finds out what became of it */
+    return state == VIR_DOMAIN_RUNNING;
+}
+
+/* A guest listed but left out of this cycle is not forgotten. */
+static void keep_history(struct coordinator *co, virDomainPtr dom)
+{
+    size_t at = history_of(co, dom);
+
+    if (at != SIZE_MAX)
+        co->history[at].seen = true;
+}
+
+/* List the active guests anew and read the running ones and the host in one
+ * snapshot. */
 static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
-    int found =
-        co->opt.guest_pattern
-            ? read_matching_stats(co, &cycle->records)
-            : virConnectGetAllDomainStats(co->conn, VIR_DOMAIN_STATS_BALLOON, &cycle->records,
-                                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
+    int found = co->opt.guest_pattern
+                    ? read_matching_stats(co, &cycle->records)
+                    : virConnectGetAllDomainStats(co->conn, GUEST_STATS, &cycle->records,
+                                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
     long long now = (long long)time(NULL);
 
     if (found < 0) {
@@ -1920,6 +1946,12 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
     for (int i = 0; i < found; i++) {
         size_t n = cycle->snap.count;
 
+        if (!guest_runs(cycle->records[i])) {
+            debug("%s: not running; left alone, its history kept",
+                  virDomainGetName(cycle->records[i]->dom));
+            keep_history(co, cycle->records[i]->dom);
+            continue;
+        }
         if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
                         &cycle->history_at[n], &cycle->balloon_kib[n]))
             continue;

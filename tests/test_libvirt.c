@@ -388,6 +388,45 @@ static void test_virtio_mem_guest(void)
            &v);
 }
 
+/* A guest paused (virsh suspend, a snapshot, a migration's last phase)
+ * keeps its history, and its balloon, whose driver cannot answer, is never
+ * resized: run again, it is the guest it was, not a stranger. */
+static void test_paused_guest_keeps_its_history(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    virDomainPtr small = virDomainLookupByName(co.conn, "vm-small");
+    virDomainPtr mid = virDomainLookupByName(co.conn, "vm-mid");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *g;
+
+    run_cycle(&co, true); /* vm-small is fed from vm-big */
+    /* vm-mid paused with 1024 MiB unused: the most wasteful, were it running */
+    if (!small || !mid || virDomainSuspend(small) < 0 || virDomainSuspend(mid) < 0 ||
+        virDomainSetMemoryFlags(mid, 2048 * 1024, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        fail(&v, "cannot pause the guests: %s", virGetLastErrorMessage());
+    for (int i = 0; i < 5; i++)
+        run_cycle(&co, true);
+    expect_balloon(&co, "vm-mid", 2048, &v);
+    expect_balloon(&co, "vm-small", 456, &v);
+    if (small)
+        virDomainResume(small);
+    if (mid)
+        virDomainResume(mid);
+    read_cycle(&co, &cycle);
+    g = find_guest(&cycle.snap, "vm-small");
+    if (!g || g->cycles_since_growth != co.cycle - 1)
+        fail(&v, "vm-small came back a stranger: %lu cycles since its growth, expected %lu",
+             g ? g->cycles_since_growth : 0, co.cycle - 1);
+    free_cycle(&cycle);
+    if (small)
+        virDomainFree(small);
+    if (mid)
+        virDomainFree(mid);
+    close_node(&co);
+    report("libvirt: a paused guest keeps its history and is not resized", &v);
+}
+
 static void destroy_all(struct coordinator *co)
 {
     destroy_guest(co, "vm-big");
@@ -427,5 +466,6 @@ int main(int argc, char **argv)
     test_guest_without_balloon();
     test_virtio_mem_guest();
     test_no_running_guests();
+    test_paused_guest_keeps_its_history();
     return tests_status();
 }
