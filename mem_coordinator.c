@@ -183,6 +183,7 @@ struct balloon_reading {
     long long actual_kib, max_kib, unused_kib, available_kib;
     long long last_update; /* s since the epoch, when the guest took its statistics */
     bool has_unused, has_available, has_last_update;
+    bool queried; /* libvirt asked the guest's QEMU; not when NOWAIT found it busy */
 };
 
 /* A guest's virtio-mem devices, as its live XML describes them; the first is
@@ -1167,12 +1168,29 @@ static bool find_memory_stat(const virDomainMemoryStatStruct *stats, int count, 
     return false;
 }
 
+/* Whether a record holds any balloon figure beyond the two libvirt keeps
+ * itself (balloon.current and .maximum): with NOWAIT, the others come only
+ * from a QEMU that was free to answer, and all of them, its resident size
+ * at least, when it was. */
+static bool balloon_queried(virDomainStatsRecordPtr record)
+{
+    for (int i = 0; i < record->nparams; i++) {
+        const char *field = record->params[i].field;
+
+        if (strncmp(field, "balloon.", 8) == 0 && strcmp(field, "balloon.current") != 0 &&
+            strcmp(field, "balloon.maximum") != 0)
+            return true;
+    }
+    return false;
+}
+
 /* From bulk stats; false where the record has no balloon size. */
 static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_reading *r)
 {
     virTypedParameterPtr params = record->params;
     int n = record->nparams;
 
+    r->queried = balloon_queried(record);
     r->has_unused = find_kib(params, n, "balloon.unused", &r->unused_kib);
     r->has_available = find_kib(params, n, "balloon.available", &r->available_kib);
     r->has_last_update = find_kib(params, n, "balloon.last-update", &r->last_update) &&
@@ -1198,6 +1216,7 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     r->has_last_update =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update) &&
         r->last_update > 0; /* 0: never */
+    r->queried = true;
     if (virDomainGetInfo(dom, &dominfo) < 0)
         return false;
     if (!find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &r->actual_kib) &&
@@ -1372,7 +1391,7 @@ static bool read_mechanisms(virDomainPtr dom, struct guest_history *history,
     if (!history->mem.size_kib)
         return true;
     r->max_kib += history->mem.size_kib - history->mem.sizes_kib;
-    return read_balloon_alone(dom, balloon_kib);
+    return r->queried && read_balloon_alone(dom, balloon_kib); /* else it would wait on QEMU */
 }
 
 /*
@@ -1468,7 +1487,12 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
              "for %lu cycles",
              g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
     if (!r->has_unused) {
-        handle_missing_stats(co, record->dom, history, r, now);
+        /* A busy QEMU is not a balloon without statistics: nothing to turn
+         * on, and a call to do so would wait on it. */
+        if (r->queried)
+            handle_missing_stats(co, record->dom, history, r, now);
+        else
+            debug("%s: busy; no statistics this look", g->name);
         return true;
     }
     if (history->no_stats_reported)
@@ -1865,8 +1889,12 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
 }
 
 /* Guests are listed active, not running: a paused guest is listed too, so
- * that it keeps its history (guest_runs), and its state comes along. */
+ * that it keeps its history (guest_runs), and its state comes along. NOWAIT:
+ * a guest whose QEMU is busy (a migration, a snapshot) comes without the
+ * statistics it would have to answer, rather than stalling every other
+ * guest's look until it is free. */
 #define GUEST_STATS (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
+#define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
 /* The balloon statistics of the active guests whose names match the
  * pattern, and no other guest's: list them, then read only those. */
@@ -1885,7 +1913,7 @@ static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr *
             virDomainFree(domains[i]);
     }
     domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
-    found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, 0) : 0;
+    found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, STATS_NOWAIT) : 0;
     for (int i = 0; i < matching; i++)
         virDomainFree(domains[i]);
     free(domains);
@@ -1920,8 +1948,9 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
     int found = co->opt.guest_pattern
                     ? read_matching_stats(co, &cycle->records)
-                    : virConnectGetAllDomainStats(co->conn, GUEST_STATS, &cycle->records,
-                                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+                    : virConnectGetAllDomainStats(
+                          co->conn, GUEST_STATS, &cycle->records,
+                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
     long long now = (long long)time(NULL);
 
     if (found < 0) {

@@ -56,6 +56,20 @@ expect "program: --guests reads only the guests it matches" \
     "$read_all calls to read every guest, $read_each guests read one by one" \
     test "$read_all" = 0 -a "$read_each" = 2
 
+# Statistics are read with NOWAIT, so that a guest whose QEMU is busy (a
+# migration, a snapshot) does not stall every other guest's look.
+flags_of() {
+    grep -o "debug : $1:[0-9]* : .*flags=0x[0-9a-f]*" "$2" | head -1 | grep -o '0x[0-9a-f]*$'
+}
+LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/nowait.log" \
+    bounded "$program" -c "$four" --once -q 1 >/dev/null 2>&1
+all_flags=$(flags_of virConnectGetAllDomainStats "$scratch/nowait.log")
+list_flags=$(flags_of virDomainListGetStats "$scratch/only.log")
+expect "program: statistics are read without waiting on a busy guest (NOWAIT)" \
+    "virConnectGetAllDomainStats flags ${all_flags:-none}, virDomainListGetStats flags ${list_flags:-none}" \
+    test -n "$all_flags" -a -n "$list_flags" -a $((${all_flags:-0} & 0x20000000)) != 0 -a \
+    $((${list_flags:-0} & 0x20000000)) != 0
+
 # A dry run changes nothing on the host, not even a statistics period.
 for dry in -n ""; do
     LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/period$dry.log" \
