@@ -9,7 +9,8 @@
  * back once a PERIOD while the host has room, and faster as it runs short.
  *
  * The file reads top to bottom: tunables, types, policy, balloon model,
- * messages, libvirt layer, cycle output, options, main loop.
+ * messages, libvirt layer (reading a cycle, resizing), cycle output,
+ * options, main loop (a cycle, signals, reconnection, the loop).
  */
 
 #define _GNU_SOURCE
@@ -1580,6 +1581,111 @@ cleanup:
     return ok;
 }
 
+/* Guests are listed active, not running: a paused guest is listed too, so
+ * that it keeps its history (guest_runs), and its state comes along. NOWAIT:
+ * a guest whose QEMU is busy (a migration, a snapshot) comes without the
+ * statistics it would have to answer, rather than stalling every other
+ * guest's look until it is free. */
+#define GUEST_STATS (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
+#define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+
+/* The balloon statistics of the active guests whose names match the
+ * pattern, and no other guest's: list them, then read only those. */
+static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+{
+    virDomainPtr *domains = NULL;
+    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    int matching = 0, found = -1;
+
+    if (listed < 0)
+        return -1;
+    for (int i = 0; i < listed; i++) {
+        if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
+            domains[matching++] = domains[i];
+        else
+            virDomainFree(domains[i]);
+    }
+    domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
+    found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, STATS_NOWAIT) : 0;
+    for (int i = 0; i < matching; i++)
+        virDomainFree(domains[i]);
+    free(domains);
+    return found;
+}
+
+/* Whether a listed guest runs. One paused (virsh suspend, a snapshot, a
+ * migration's last phase) keeps its history but sits out: its balloon
+ * driver cannot answer a resize, and its statistics stand still. */
+static bool guest_runs(virDomainStatsRecordPtr record)
+{
+    int state;
+
+    if (virTypedParamsGetInt(record->params, record->nparams, "state.state", &state) != 1 &&
+        virDomainGetState(record->dom, &state, NULL, 0) < 0)
+        return true; /* read_guest finds out what became of it */
+    return state == VIR_DOMAIN_RUNNING;
+}
+
+/* A guest listed but left out of this cycle is not forgotten. */
+static void keep_history(struct coordinator *co, virDomainPtr dom)
+{
+    size_t at = history_of(co, dom);
+
+    if (at != SIZE_MAX)
+        co->history[at].seen = true;
+}
+
+/* List the active guests anew and read the running ones and the host in one
+ * snapshot. */
+static bool read_cycle(struct coordinator *co, struct cycle *cycle)
+{
+    int found = co->opt.guest_pattern
+                    ? read_matching_stats(co, &cycle->records)
+                    : virConnectGetAllDomainStats(
+                          co->conn, GUEST_STATS, &cycle->records,
+                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
+    long long now = (long long)time(NULL);
+
+    if (found < 0) {
+        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+        return false;
+    }
+    co->cycle++;
+    forget_unseen_guests(co);
+    if (found > 0)
+        qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
+    /* One spare slot keeps calloc from ever being asked for nothing. */
+    cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
+    cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
+    cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
+    cycle->history_at = calloc((size_t)found + 1, sizeof(*cycle->history_at));
+    cycle->balloon_kib = calloc((size_t)found + 1, sizeof(*cycle->balloon_kib));
+    cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
+    cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
+    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
+        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of)
+        die(EXIT_RUNTIME, "out of memory");
+    for (int i = 0; i < found; i++) {
+        size_t n = cycle->snap.count;
+
+        if (!guest_runs(cycle->records[i])) {
+            debug("%s: not running; left alone, its history kept",
+                  virDomainGetName(cycle->records[i]->dom));
+            keep_history(co, cycle->records[i]->dom);
+            continue;
+        }
+        if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
+                        &cycle->history_at[n], &cycle->balloon_kib[n]))
+            continue;
+        cycle->domains[n] = cycle->records[i]->dom;
+        cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
+        cycle->snap.host_returning_kib += shrink_under_way(&cycle->guests[n]);
+        cycle->snap.count++;
+    }
+    cycle->snap.guests = cycle->guests;
+    return read_host_free(co, &cycle->snap);
+}
+
 /* The connection every cycle from now on goes through. libvirt's test
  * driver answers every guest's statistics with the same figures stamped
  * 1989: taken at their word, they would be stale. */
@@ -1888,111 +1994,6 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
         warn("cannot write the trace: %s", strerror(errno));
 }
 
-/* Guests are listed active, not running: a paused guest is listed too, so
- * that it keeps its history (guest_runs), and its state comes along. NOWAIT:
- * a guest whose QEMU is busy (a migration, a snapshot) comes without the
- * statistics it would have to answer, rather than stalling every other
- * guest's look until it is free. */
-#define GUEST_STATS (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
-#define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
-
-/* The balloon statistics of the active guests whose names match the
- * pattern, and no other guest's: list them, then read only those. */
-static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
-{
-    virDomainPtr *domains = NULL;
-    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-    int matching = 0, found = -1;
-
-    if (listed < 0)
-        return -1;
-    for (int i = 0; i < listed; i++) {
-        if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
-            domains[matching++] = domains[i];
-        else
-            virDomainFree(domains[i]);
-    }
-    domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
-    found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, STATS_NOWAIT) : 0;
-    for (int i = 0; i < matching; i++)
-        virDomainFree(domains[i]);
-    free(domains);
-    return found;
-}
-
-/* Whether a listed guest runs. One paused (virsh suspend, a snapshot, a
- * migration's last phase) keeps its history but sits out: its balloon
- * driver cannot answer a resize, and its statistics stand still. */
-static bool guest_runs(virDomainStatsRecordPtr record)
-{
-    int state;
-
-    if (virTypedParamsGetInt(record->params, record->nparams, "state.state", &state) != 1 &&
-        virDomainGetState(record->dom, &state, NULL, 0) < 0)
-        return true; /* read_guest finds out what became of it */
-    return state == VIR_DOMAIN_RUNNING;
-}
-
-/* A guest listed but left out of this cycle is not forgotten. */
-static void keep_history(struct coordinator *co, virDomainPtr dom)
-{
-    size_t at = history_of(co, dom);
-
-    if (at != SIZE_MAX)
-        co->history[at].seen = true;
-}
-
-/* List the active guests anew and read the running ones and the host in one
- * snapshot. */
-static bool read_cycle(struct coordinator *co, struct cycle *cycle)
-{
-    int found = co->opt.guest_pattern
-                    ? read_matching_stats(co, &cycle->records)
-                    : virConnectGetAllDomainStats(
-                          co->conn, GUEST_STATS, &cycle->records,
-                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
-    long long now = (long long)time(NULL);
-
-    if (found < 0) {
-        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
-        return false;
-    }
-    co->cycle++;
-    forget_unseen_guests(co);
-    if (found > 0)
-        qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
-    /* One spare slot keeps calloc from ever being asked for nothing. */
-    cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
-    cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
-    cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
-    cycle->history_at = calloc((size_t)found + 1, sizeof(*cycle->history_at));
-    cycle->balloon_kib = calloc((size_t)found + 1, sizeof(*cycle->balloon_kib));
-    cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
-    cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
-    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
-        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of)
-        die(EXIT_RUNTIME, "out of memory");
-    for (int i = 0; i < found; i++) {
-        size_t n = cycle->snap.count;
-
-        if (!guest_runs(cycle->records[i])) {
-            debug("%s: not running; left alone, its history kept",
-                  virDomainGetName(cycle->records[i]->dom));
-            keep_history(co, cycle->records[i]->dom);
-            continue;
-        }
-        if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
-                        &cycle->history_at[n], &cycle->balloon_kib[n]))
-            continue;
-        cycle->domains[n] = cycle->records[i]->dom;
-        cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
-        cycle->snap.host_returning_kib += shrink_under_way(&cycle->guests[n]);
-        cycle->snap.count++;
-    }
-    cycle->snap.guests = cycle->guests;
-    return read_host_free(co, &cycle->snap);
-}
-
 /* A label value in the Prometheus text format: \\, \" and \n escaped. */
 static void prometheus_label(FILE *out, const char *s)
 {
@@ -2105,42 +2106,6 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
     fprintf(out, "mem_coordinator_last_cycle_timestamp_seconds %lld\n", (long long)time(NULL));
     if (fclose(out) == EOF || rename(temporary, co->opt.metrics_path) < 0)
         warn("cannot write the metrics to '%s': %s", co->opt.metrics_path, strerror(errno));
-}
-
-/* One cycle, a look at every guest: read, decide, apply, report. period_due:
- * a PERIOD has passed, and what waits for one is decided too. */
-static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
-{
-    struct cycle cycle = {.snap.period_due = period_due};
-    enum cycle_result result = CYCLE_FAILED;
-    struct timespec wall[2], cpu[2];
-
-    clock_gettime(CLOCK_MONOTONIC, &wall[0]);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
-    if (!read_cycle(co, &cycle))
-        goto cleanup;
-    co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
-    if (!co->opt.dry_run)
-        apply_plan(co, &cycle);
-    clock_gettime(CLOCK_MONOTONIC, &wall[1]);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
-    cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
-    cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
-    report_cycle(co, &cycle.snap, &cycle.plan);
-    trace_cycle(co, &cycle);
-    write_metrics(co, &cycle);
-    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
-    if (co->failing)
-        info("cycles work again, after %lu that failed", co->failing);
-    co->failing = 0;
-cleanup:
-    if (result == CYCLE_FAILED) {
-        co->failed_cycles++;
-        co->failing++;
-        write_metrics(co, NULL);
-    }
-    free_cycle(&cycle);
-    return result;
 }
 
 /* Options */
@@ -2349,6 +2314,42 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
 }
 
 /* Main loop */
+
+/* One cycle, a look at every guest: read, decide, apply, report. period_due:
+ * a PERIOD has passed, and what waits for one is decided too. */
+static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
+{
+    struct cycle cycle = {.snap.period_due = period_due};
+    enum cycle_result result = CYCLE_FAILED;
+    struct timespec wall[2], cpu[2];
+
+    clock_gettime(CLOCK_MONOTONIC, &wall[0]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
+    if (!read_cycle(co, &cycle))
+        goto cleanup;
+    co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
+    if (!co->opt.dry_run)
+        apply_plan(co, &cycle);
+    clock_gettime(CLOCK_MONOTONIC, &wall[1]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
+    cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
+    cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
+    report_cycle(co, &cycle.snap, &cycle.plan);
+    trace_cycle(co, &cycle);
+    write_metrics(co, &cycle);
+    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
+    if (co->failing)
+        info("cycles work again, after %lu that failed", co->failing);
+    co->failing = 0;
+cleanup:
+    if (result == CYCLE_FAILED) {
+        co->failed_cycles++;
+        co->failing++;
+        write_metrics(co, NULL);
+    }
+    free_cycle(&cycle);
+    return result;
+}
 
 static volatile sig_atomic_t stop_requested, reopen_requested, cycle_requested;
 
