@@ -1443,9 +1443,59 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
 }
 
-/* Read one guest into g and r, its history's index into *at; false when it
- * vanished while we looked. now: when the cycle read the guests, s since the
- * epoch. */
+/* A guest's balloon figures this cycle: from its record, or asked one by
+ * one for drivers whose bulk statistics carry none; false when it is gone. */
+static bool read_balloon(const struct coordinator *co, virDomainStatsRecordPtr record,
+                         struct balloon_reading *r)
+{
+    if (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))
+        return false;
+    if (co->constant_stats)
+        r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
+    return true;
+}
+
+/* Figures that make no sense are said once, and once more when they make
+ * sense again; true while they make none. */
+static bool note_nonsense(struct guest_history *history, const char *name, const char *nonsense)
+{
+    if (nonsense) {
+        if (!history->nonsense_reported)
+            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do",
+                 name, nonsense);
+        history->nonsense_reported = true;
+        return true;
+    }
+    if (history->nonsense_reported)
+        info("%s: its balloon figures make sense again", name);
+    history->nonsense_reported = false;
+    return false;
+}
+
+/* A guest's statistics, missing or back. A busy QEMU is not a balloon
+ * without statistics: nothing to turn on, and a call to do so would wait
+ * on it. */
+static void note_statistics(struct coordinator *co, virDomainPtr dom,
+                            struct guest_history *history, const struct balloon_reading *r,
+                            long long now)
+{
+    if (!r->has_unused) {
+        if (r->queried)
+            handle_missing_stats(co, dom, history, r, now);
+        else
+            debug("%s: busy; no statistics this look", virDomainGetName(dom));
+        return;
+    }
+    if (history->no_stats_reported)
+        info("%s: balloon statistics now available", virDomainGetName(dom));
+    history->cycles_without_stats = 0;
+    history->no_stats_reported = false;
+}
+
+/* Read one guest into g and r, its history's index into *at: its balloon,
+ * its mechanisms, and the balloon model's view of them, saying what changed.
+ * False when it vanished while we looked. now: when the cycle read the
+ * guests, s since the epoch. */
 static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, long long now,
                        struct guest *g, struct balloon_reading *r, size_t *at,
                        long long *balloon_kib)
@@ -1457,13 +1507,11 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
 
     *at = history_of(co, record->dom);
     history = *at == SIZE_MAX ? NULL : &co->history[*at];
-    if (!history || (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))) {
+    if (!history || !read_balloon(co, record, r)) {
         debug("%s: gone while being read: %s", virDomainGetName(record->dom),
               virGetLastErrorMessage());
         return false;
     }
-    if (co->constant_stats)
-        r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
     history->seen = true;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
         debug("%s: cannot read its virtio-mem: %s", virDomainGetName(record->dom),
@@ -1473,33 +1521,13 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
     g->name = virDomainGetName(record->dom);
     sent_to_kib = history->target_kib;
     event = see_guest(history, r, &co->cfg, co->cycle, now, g, &nonsense);
-    if (nonsense) {
-        if (!history->nonsense_reported)
-            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do",
-                 g->name, nonsense);
-        history->nonsense_reported = true;
+    if (note_nonsense(history, g->name, nonsense))
         return true;
-    }
-    if (history->nonsense_reported)
-        info("%s: its balloon figures make sense again", g->name);
-    history->nonsense_reported = false;
     if (event == BALLOON_STOPPED_SHORT)
         warn("%s: its balloon stopped at %lld MiB, short of %lld MiB; not asking it to give "
              "for %lu cycles",
              g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
-    if (!r->has_unused) {
-        /* A busy QEMU is not a balloon without statistics: nothing to turn
-         * on, and a call to do so would wait on it. */
-        if (r->queried)
-            handle_missing_stats(co, record->dom, history, r, now);
-        else
-            debug("%s: busy; no statistics this look", g->name);
-        return true;
-    }
-    if (history->no_stats_reported)
-        info("%s: balloon statistics now available", g->name);
-    history->cycles_without_stats = 0;
-    history->no_stats_reported = false;
+    note_statistics(co, record->dom, history, r, now);
     return true;
 }
 
