@@ -38,12 +38,15 @@ static const char *fault(void)
     return what;
 }
 
+typedef int get_all_fn(virConnectPtr, unsigned int, virDomainStatsRecordPtr **, unsigned int);
+typedef int is_alive_fn(virConnectPtr);
+typedef virConnectPtr open_auth_fn(const char *, virConnectAuthPtr, unsigned int);
+typedef int unlink_fn(const char *);
+
 int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
                                 virDomainStatsRecordPtr **records, unsigned int flags)
 {
-    int (*real)(virConnectPtr, unsigned int, virDomainStatsRecordPtr **, unsigned int) =
-        (int (*)(virConnectPtr, unsigned int, virDomainStatsRecordPtr **, unsigned int))dlsym(
-            RTLD_NEXT, "virConnectGetAllDomainStats");
+    get_all_fn *real = (get_all_fn *)dlsym(RTLD_NEXT, "virConnectGetAllDomainStats");
 
     if (*fault())
         flags |= UNKNOWN_FLAG;
@@ -52,16 +55,14 @@ int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
 
 int virConnectIsAlive(virConnectPtr conn)
 {
-    int (*real)(virConnectPtr) = (int (*)(virConnectPtr))dlsym(RTLD_NEXT, "virConnectIsAlive");
+    is_alive_fn *real = (is_alive_fn *)dlsym(RTLD_NEXT, "virConnectIsAlive");
 
     return strcmp(fault(), "down") == 0 ? 0 : real(conn);
 }
 
 virConnectPtr virConnectOpenAuth(const char *name, virConnectAuthPtr auth, unsigned int flags)
 {
-    virConnectPtr (*real)(const char *, virConnectAuthPtr, unsigned int) =
-        (virConnectPtr(*)(const char *, virConnectAuthPtr, unsigned int))dlsym(
-            RTLD_NEXT, "virConnectOpenAuth");
+    open_auth_fn *real = (open_auth_fn *)dlsym(RTLD_NEXT, "virConnectOpenAuth");
     const char *log = getenv("MC_FAULT_LOG");
     FILE *out;
 
@@ -76,7 +77,7 @@ virConnectPtr virConnectOpenAuth(const char *name, virConnectAuthPtr auth, unsig
 
 int unlink(const char *path)
 {
-    int (*real)(const char *) = (int (*)(const char *))dlsym(RTLD_NEXT, "unlink");
+    unlink_fn *real = (unlink_fn *)dlsym(RTLD_NEXT, "unlink");
     const char *plant = getenv("MC_PLANT");
     size_t length = strlen(path);
     int result = real(path);

@@ -456,7 +456,7 @@ static void read_busy_guest_six_times(struct coordinator *co)
         r = (struct balloon_reading){0};
         if (!read_guest(co, &busy_record, (long long)time(NULL), &g, &r, &at, &balloon_kib) ||
             g.has_unused)
-            busy_record.nparams = -1; /* the test's verdict: not read as a guest without statistics */
+            busy_record.nparams = -1; /* not read as a guest without statistics */
     }
 }
 
@@ -490,9 +490,11 @@ static void test_busy_guest_keeps_its_history(void)
     if (busy_record.nparams < 0)
         fail(&v, "a busy guest was not read as a guest without statistics");
     if (warnings || co.history[at].stats_period_set || co.history[at].cycles_without_stats)
-        fail(&v, "a busy guest was taken for one without balloon statistics: %d warnings, "
-                 "statistics period %s, %d cycles without",
-             warnings, co.history[at].stats_period_set ? "set (a call that waits on it)" : "not set",
+        fail(&v,
+             "a busy guest was taken for one without balloon statistics: %d warnings, "
+             "statistics period %s, %d cycles without",
+             warnings,
+             co.history[at].stats_period_set ? "set (a call that waits on it)" : "not set",
              co.history[at].cycles_without_stats);
     if (!co.history[at].read_before || !co.history[at].seen || !co.history[at].use_count)
         fail(&v, "vm-big lost what it was known by while busy");
