@@ -1545,15 +1545,20 @@ static int compare_record_names(const void *a, const void *b)
 __attribute__((format(printf, 2, 3))) static void cycle_failed(const struct coordinator *co,
                                                                const char *fmt, ...)
 {
+    char message[1024];
     va_list ap;
 
+    /* Written out first: any libvirt call, virConnectIsAlive too, frees the
+     * last error's message that the arguments point to. */
     va_start(ap, fmt);
-    if (co->failing)
-        say(3, fmt, ap);
-    else /* a dead connection says what follows itself: reconnect */
-        complain(LOG_WARNING, "warning: ",
-                 virConnectIsAlive(co->conn) == 1 ? "; trying again at each look" : "", fmt, ap);
+    vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    if (co->failing)
+        debug("%s", message);
+    else if (virConnectIsAlive(co->conn) == 1)
+        warn("%s; trying again at each look", message);
+    else
+        warn("%s", message); /* what follows, reconnect says */
 }
 
 /* Host free memory across all NUMA cells: free + buffers + cached. Drivers

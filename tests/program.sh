@@ -289,7 +289,7 @@ expect "program: a failed cycle on a live connection is not an exit: the next on
     test "$sent" = yes -a "$status" = 0 -a "$(wc -l <"$scratch/fail.json")" -ge 3
 expect "program: cycles that keep failing are said once, and once when they work again" \
     "$(cat "$scratch/fail.out")" \
-    test "$(grep -c "cannot read the guests' statistics" "$scratch/fail.out")" = 1 -a \
+    test "$(grep -c "cannot read the guests' statistics: unsupported flags" "$scratch/fail.out")" = 1 -a \
     "$(grep -c 'cycles work again' "$scratch/fail.out")" = 1
 failed=$(sed -n 's/^mem_coordinator_failed_cycles_total //p' "$scratch/fail.prom")
 expect "program: the failed cycles are counted in the metrics" "failed_cycles_total ${failed:-absent}" \
