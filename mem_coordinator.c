@@ -1203,12 +1203,13 @@ static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_rea
 /* For drivers whose bulk stats carry no balloon fields (the test driver). */
 static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
 {
+    const char *name = virDomainGetName(dom); /* before the call whose error we report */
     virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
     int count = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
     virDomainInfo dominfo;
 
     if (count < 0) {
-        debug("%s: no memory statistics: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        debug("%s: no memory statistics: %s", name, virGetLastErrorMessage());
         count = 0;
     }
     r->has_unused = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_UNUSED, &r->unused_kib);
@@ -1505,20 +1506,20 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
     enum balloon_event event;
     const char *nonsense;
 
+    /* Named first: any libvirt call, virDomainGetName too, frees the last
+     * error's message. */
+    g->name = virDomainGetName(record->dom);
     *at = history_of(co, record->dom);
     history = *at == SIZE_MAX ? NULL : &co->history[*at];
     if (!history || !read_balloon(co, record, r)) {
-        debug("%s: gone while being read: %s", virDomainGetName(record->dom),
-              virGetLastErrorMessage());
+        debug("%s: gone while being read: %s", g->name, virGetLastErrorMessage());
         return false;
     }
     history->seen = true;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
-        debug("%s: cannot read its virtio-mem: %s", virDomainGetName(record->dom),
-              virGetLastErrorMessage());
+        debug("%s: cannot read its virtio-mem: %s", g->name, virGetLastErrorMessage());
         return false;
     }
-    g->name = virDomainGetName(record->dom);
     sent_to_kib = history->target_kib;
     event = see_guest(history, r, &co->cfg, co->cycle, now, g, &nonsense);
     if (note_nonsense(history, g->name, nonsense))
