@@ -1556,7 +1556,7 @@ __attribute__((format(printf, 2, 3))) static void cycle_failed(const struct coor
     va_end(ap);
     if (co->failing)
         debug("%s", message);
-    else if (virConnectIsAlive(co->conn) == 1)
+    else if (!co->opt.once && virConnectIsAlive(co->conn) == 1)
         warn("%s; trying again at each look", message);
     else
         warn("%s", message); /* what follows, reconnect says */
@@ -1623,16 +1623,30 @@ cleanup:
 #define GUEST_STATS (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
 #define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
+/* The statistics of every active guest; -1, said, when they cannot be had. */
+static int read_all_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+{
+    int found = virConnectGetAllDomainStats(
+        co->conn, GUEST_STATS, records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
+
+    if (found < 0)
+        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+    return found;
+}
+
 /* The balloon statistics of the active guests whose names match the
- * pattern, and no other guest's: list them, then read only those. */
+ * pattern, and no other guest's: list them, then read only those. -1,
+ * said, when they cannot be had. */
 static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
 {
     virDomainPtr *domains = NULL;
     int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
     int matching = 0, found = -1;
 
-    if (listed < 0)
+    if (listed < 0) {
+        cycle_failed(co, "cannot list the guests: %s", virGetLastErrorMessage());
         return -1;
+    }
     for (int i = 0; i < listed; i++) {
         if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
             domains[matching++] = domains[i];
@@ -1641,6 +1655,8 @@ static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr *
     }
     domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
     found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, STATS_NOWAIT) : 0;
+    if (found < 0) /* said before virDomainFree resets libvirt's error */
+        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
     for (int i = 0; i < matching; i++)
         virDomainFree(domains[i]);
     free(domains);
@@ -1673,17 +1689,12 @@ static void keep_history(struct coordinator *co, virDomainPtr dom)
  * snapshot. */
 static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
-    int found = co->opt.guest_pattern
-                    ? read_matching_stats(co, &cycle->records)
-                    : virConnectGetAllDomainStats(
-                          co->conn, GUEST_STATS, &cycle->records,
-                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
+    int found = co->opt.guest_pattern ? read_matching_stats(co, &cycle->records)
+                                      : read_all_stats(co, &cycle->records);
     long long now = (long long)time(NULL);
 
-    if (found < 0) {
-        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+    if (found < 0)
         return false;
-    }
     co->cycle++;
     forget_unseen_guests(co);
     if (found > 0)
@@ -2536,8 +2547,8 @@ static void lock_connection(virConnectPtr conn)
     ssize_t length;
 
     if (!uri)
-        die(EXIT_RUNTIME, "cannot read the connection's URI: %s", virGetLastErrorMessage());
-    identity = libvirt_identity(conn, uri);
+        debug("cannot read the connection's URI: %s", virGetLastErrorMessage());
+    identity = libvirt_identity(conn, uri ? uri : "default");
     for (const char *c = identity; *c && at < sizeof(name) - 8; c++)
         name[at++] = strchr(safe, *c) ? *c : '_';
     snprintf(name + at, sizeof(name) - at, ".lock");
@@ -2551,7 +2562,7 @@ static void lock_connection(virConnectPtr conn)
         holder[length > 0 ? length : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
         die(EXIT_LOCKED, "another coordinator (pid %s) already balances %s (lock %s/%s)", holder,
-            uri, dir, name);
+            uri ? uri : "libvirt's default URI", dir, name);
     }
     length = snprintf(holder, sizeof(holder), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)length, 0) != length)

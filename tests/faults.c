@@ -2,7 +2,7 @@
  * Faults the test driver cannot have, for tests/program.sh: loaded into the
  * program with LD_PRELOAD, it makes libvirt itself fail while the file
  * MC_FAULT names exists, by what that file says:
- *   fail  the bulk statistics call fails on a live connection (libvirt
+ *   fail  the bulk statistics calls fail on a live connection (libvirt
  *         rejects a flag the shim adds: a real libvirt error, not a mock);
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
@@ -39,6 +39,7 @@ static const char *fault(void)
 }
 
 typedef int get_all_fn(virConnectPtr, unsigned int, virDomainStatsRecordPtr **, unsigned int);
+typedef int list_fn(virDomainPtr *, unsigned int, virDomainStatsRecordPtr **, unsigned int);
 typedef int is_alive_fn(virConnectPtr);
 typedef virConnectPtr open_auth_fn(const char *, virConnectAuthPtr, unsigned int);
 typedef int unlink_fn(const char *);
@@ -51,6 +52,16 @@ int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
     if (*fault())
         flags |= UNKNOWN_FLAG;
     return real(conn, stats, records, flags);
+}
+
+int virDomainListGetStats(virDomainPtr *domains, unsigned int stats,
+                          virDomainStatsRecordPtr **records, unsigned int flags)
+{
+    list_fn *real = (list_fn *)dlsym(RTLD_NEXT, "virDomainListGetStats");
+
+    if (*fault())
+        flags |= UNKNOWN_FLAG;
+    return real(domains, stats, records, flags);
 }
 
 int virConnectIsAlive(virConnectPtr conn)

@@ -295,6 +295,17 @@ failed=$(sed -n 's/^mem_coordinator_failed_cycles_total //p' "$scratch/fail.prom
 expect "program: the failed cycles are counted in the metrics" "failed_cycles_total ${failed:-absent}" \
     test "${failed:-0}" -ge 2
 
+# --once whose one cycle fails exits 1, and the warning carries libvirt's
+# own words (with --guests, after the domain handles it frees).
+echo fail >"$scratch/fault"
+MC_FAULT="$scratch/fault" LD_PRELOAD="$faults" \
+    bounded "$program" -c "$four" --once -q --guests 'vm-*' 1 >"$scratch/once-fail.out" 2>&1
+status=$?
+rm -f "$scratch/fault"
+expect "program: --once whose cycle fails exits 1, saying libvirt's error" \
+    "status $status: $(cat "$scratch/once-fail.out")" \
+    test "$status" = 1 -a -n "$(grep "cannot read the guests' statistics: unsupported flags" "$scratch/once-fail.out")"
+
 # A libvirtd gone for a while: reconnections back off (1, 2, 4 s at PERIOD
 # 4), and a SIGHUP or SIGUSR1 meanwhile does not cut the backoff short.
 MC_FAULT="$scratch/fault" MC_FAULT_LOG="$scratch/reconnects" LD_PRELOAD="$faults" \
