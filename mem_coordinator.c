@@ -1462,8 +1462,8 @@ static bool note_nonsense(struct guest_history *history, const char *name, const
 {
     if (nonsense) {
         if (!history->nonsense_reported)
-            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do",
-                 name, nonsense);
+            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do", name,
+                 nonsense);
         history->nonsense_reported = true;
         return true;
     }
@@ -1476,9 +1476,8 @@ static bool note_nonsense(struct guest_history *history, const char *name, const
 /* A guest's statistics, missing or back. A busy QEMU is not a balloon
  * without statistics: nothing to turn on, and a call to do so would wait
  * on it. */
-static void note_statistics(struct coordinator *co, virDomainPtr dom,
-                            struct guest_history *history, const struct balloon_reading *r,
-                            long long now)
+static void note_statistics(struct coordinator *co, virDomainPtr dom, struct guest_history *history,
+                            const struct balloon_reading *r, long long now)
 {
     if (!r->has_unused) {
         if (r->queried)
@@ -1580,8 +1579,7 @@ static bool read_host_free(struct coordinator *co, struct snapshot *snap)
             die(EXIT_RUNTIME, "out of memory");
         if (virNodeGetMemoryStats(co->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &nparams, 0) <
             0) {
-            cycle_failed(co, "cannot read host memory statistics: %s",
-                         virGetLastErrorMessage());
+            cycle_failed(co, "cannot read host memory statistics: %s", virGetLastErrorMessage());
             goto cleanup;
         }
         snap->host_free_kib = 0;
@@ -1620,7 +1618,7 @@ cleanup:
  * a guest whose QEMU is busy (a migration, a snapshot) comes without the
  * statistics it would have to answer, rather than stalling every other
  * guest's look until it is free. */
-#define GUEST_STATS (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
+#define GUEST_STATS  (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
 #define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
 /* The statistics of every active guest; -1, said, when they cannot be had. */
@@ -2521,14 +2519,16 @@ static int open_lock_dir(char *dir, size_t size)
         die(EXIT_RUNTIME, "cannot make the lock folder %s: %s", dir, strerror(errno));
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
-        die(EXIT_RUNTIME, "the lock folder %s is not this user's own: it is a symbolic link or "
-                          "no folder; remove it",
+        die(EXIT_RUNTIME,
+            "the lock folder %s is not this user's own: it is a symbolic link or "
+            "no folder; remove it",
             dir);
     if (fd < 0 || fstat(fd, &st) < 0)
         die(EXIT_RUNTIME, "cannot open the lock folder %s: %s", dir, strerror(errno));
     if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
-        die(EXIT_RUNTIME, "the lock folder %s is not this user's own: owner %u, mode %03o; "
-                          "remove it",
+        die(EXIT_RUNTIME,
+            "the lock folder %s is not this user's own: owner %u, mode %03o; "
+            "remove it",
             dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
     return fd;
 }
