@@ -45,6 +45,10 @@ bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(PKG_LIBS)
 
+# Faults the test driver cannot have, preloaded into the program by tests/program.sh.
+bin/faults.so: tests/faults.c | bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -fPIC $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) -ldl
+
 # The build starts in a second make, which finds pkg-config's answer once
 # the packages are in.
 test:
@@ -52,7 +56,7 @@ test:
 	@$(MAKE) --no-print-directory test-build
 	tests/run
 
-test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS)
+test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS) bin/faults.so
 	@:
 
 # libFuzzer (clang and libclang-rt-14-dev) on the statistics a guest reports

@@ -9,7 +9,8 @@
  * back once a PERIOD while the host has room, and faster as it runs short.
  *
  * The file reads top to bottom: tunables, types, policy, balloon model,
- * messages, libvirt layer, cycle output, options, main loop.
+ * messages, libvirt layer (reading a cycle, resizing), cycle output,
+ * options, main loop (a cycle, signals, reconnection, the loop).
  */
 
 #define _GNU_SOURCE
@@ -36,6 +37,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
+#include <libxml/uri.h>
 #include <libxml/xpath.h>
 
 /* Tunables: edit and run make again. The flags in -h override them. */
@@ -83,7 +85,7 @@
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
     EXIT_OK = 0,      /* no running guest left, --once done, or stopped by a signal */
-    EXIT_RUNTIME = 1, /* libvirt failed while running */
+    EXIT_RUNTIME = 1, /* cannot go on: out of memory, no lock, or --once's cycle failed */
     EXIT_USAGE = 2,   /* bad command line */
     EXIT_CONNECT = 3, /* could not connect to libvirt */
     EXIT_LOCKED = 4,  /* another coordinator balances the same libvirt */
@@ -195,6 +197,7 @@ struct balloon_reading {
     long long last_update; /* s since the epoch, when the guest took its statistics */
     long long rss_kib;     /* what its QEMU holds on the host, now */
     bool has_unused, has_available, has_last_update, has_rss;
+    bool queried; /* libvirt asked the guest's QEMU; not when NOWAIT found it busy */
 };
 
 /* What an admin set for a guest in its libvirt metadata (virsh metadata),
@@ -268,6 +271,7 @@ struct coordinator {
     bool constant_stats;         /* the test driver's: the same figures, stamped 1989, for ever */
     unsigned long cycle;         /* cycles that read the guests */
     unsigned long failed_cycles; /* cycles that could not */
+    unsigned long failing;       /* cycles failed since the last that worked */
     unsigned long reconnects;
     bool settings_events; /* libvirt says when a guest's metadata changes */
     bool under_pressure;  /* said that the host is short of room */
@@ -1317,12 +1321,29 @@ static bool find_memory_stat(const virDomainMemoryStatStruct *stats, int count, 
     return false;
 }
 
+/* Whether a record holds any balloon figure beyond the two libvirt keeps
+ * itself (balloon.current and .maximum): with NOWAIT, the others come only
+ * from a QEMU that was free to answer, and all of them, its resident size
+ * at least, when it was. */
+static bool balloon_queried(virDomainStatsRecordPtr record)
+{
+    for (int i = 0; i < record->nparams; i++) {
+        const char *field = record->params[i].field;
+
+        if (strncmp(field, "balloon.", 8) == 0 && strcmp(field, "balloon.current") != 0 &&
+            strcmp(field, "balloon.maximum") != 0)
+            return true;
+    }
+    return false;
+}
+
 /* From bulk stats; false where the record has no balloon size. */
 static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_reading *r)
 {
     virTypedParameterPtr params = record->params;
     int n = record->nparams;
 
+    r->queried = balloon_queried(record);
     r->has_unused = find_kib(params, n, "balloon.unused", &r->unused_kib);
     r->has_available = find_kib(params, n, "balloon.available", &r->available_kib);
     r->has_last_update = find_kib(params, n, "balloon.last-update", &r->last_update) &&
@@ -1335,12 +1356,13 @@ static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_rea
 /* For drivers whose bulk stats carry no balloon fields (the test driver). */
 static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
 {
+    const char *name = virDomainGetName(dom); /* before the call whose error we report */
     virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
     int count = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
     virDomainInfo dominfo;
 
     if (count < 0) {
-        debug("%s: no memory statistics: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        debug("%s: no memory statistics: %s", name, virGetLastErrorMessage());
         count = 0;
     }
     r->has_unused = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_UNUSED, &r->unused_kib);
@@ -1349,6 +1371,7 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     r->has_last_update =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update) &&
         r->last_update > 0; /* 0: never */
+    r->queried = true;
     if (virDomainGetInfo(dom, &dominfo) < 0)
         return false;
     if (!find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &r->actual_kib) &&
@@ -1523,7 +1546,7 @@ static bool read_mechanisms(virDomainPtr dom, struct guest_history *history,
     if (!history->mem.size_kib)
         return true;
     r->max_kib += history->mem.size_kib - history->mem.sizes_kib;
-    return read_balloon_alone(dom, balloon_kib);
+    return r->queried && read_balloon_alone(dom, balloon_kib); /* else it would wait on QEMU */
 }
 
 /*
@@ -1670,9 +1693,58 @@ static bool use_settings(virDomainPtr dom, struct guest_history *history, struct
     return !history->settings.left_alone;
 }
 
-/* Read one guest into g and r, its history's index into *at; false when it
- * vanished while we looked, or is to be left alone. now: when the cycle read the guests, s since the
- * epoch. */
+/* A guest's balloon figures this cycle: from its record, or asked one by
+ * one for drivers whose bulk statistics carry none; false when it is gone. */
+static bool read_balloon(const struct coordinator *co, virDomainStatsRecordPtr record,
+                         struct balloon_reading *r)
+{
+    if (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))
+        return false;
+    if (co->constant_stats)
+        r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
+    return true;
+}
+
+/* Figures that make no sense are said once, and once more when they make
+ * sense again; true while they make none. */
+static bool note_nonsense(struct guest_history *history, const char *name, const char *nonsense)
+{
+    if (nonsense) {
+        if (!history->nonsense_reported)
+            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do", name,
+                 nonsense);
+        history->nonsense_reported = true;
+        return true;
+    }
+    if (history->nonsense_reported)
+        info("%s: its balloon figures make sense again", name);
+    history->nonsense_reported = false;
+    return false;
+}
+
+/* A guest's statistics, missing or back. A busy QEMU is not a balloon
+ * without statistics: nothing to turn on, and a call to do so would wait
+ * on it. */
+static void note_statistics(struct coordinator *co, virDomainPtr dom, struct guest_history *history,
+                            const struct balloon_reading *r, long long now)
+{
+    if (!r->has_unused) {
+        if (r->queried)
+            handle_missing_stats(co, dom, history, r, now);
+        else
+            debug("%s: busy; no statistics this look", virDomainGetName(dom));
+        return;
+    }
+    if (history->no_stats_reported)
+        info("%s: balloon statistics now available", virDomainGetName(dom));
+    history->cycles_without_stats = 0;
+    history->no_stats_reported = false;
+}
+
+/* Read one guest into g and r, its history's index into *at: its settings,
+ * its balloon, its mechanisms, and the balloon model's view of them, saying
+ * what changed. False when it vanished while we looked, or is to be left
+ * alone. now: when the cycle read the guests, s since the epoch. */
 static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, long long now,
                        struct guest *g, struct balloon_reading *r, size_t *at,
                        long long *balloon_kib)
@@ -1682,48 +1754,31 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
     enum balloon_event event;
     const char *nonsense;
 
+    /* Named first: any libvirt call, virDomainGetName too, frees the last
+     * error's message. */
+    g->name = virDomainGetName(record->dom);
     *at = history_of(co, record->dom);
     history = *at == SIZE_MAX ? NULL : &co->history[*at];
-    if (!history || (!read_bulk_balloon(record, r) && !read_domain_balloon(record->dom, r))) {
-        debug("%s: gone while being read: %s", virDomainGetName(record->dom),
-              virGetLastErrorMessage());
+    if (!history || !read_balloon(co, record, r)) {
+        debug("%s: gone while being read: %s", g->name, virGetLastErrorMessage());
         return false;
     }
-    if (co->constant_stats)
-        r->has_last_update = false; /* a stamp that says nothing, and would make them stale */
     history->seen = true;
     if (!use_settings(record->dom, history, g))
         return false;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
-        debug("%s: cannot read its virtio-mem: %s", virDomainGetName(record->dom),
-              virGetLastErrorMessage());
+        debug("%s: cannot read its virtio-mem: %s", g->name, virGetLastErrorMessage());
         return false;
     }
-    g->name = virDomainGetName(record->dom);
     sent_to_kib = history->target_kib;
     event = see_guest(history, r, &co->cfg, co->cycle, now, g, &nonsense);
-    if (nonsense) {
-        if (!history->nonsense_reported)
-            warn("%s: its balloon figures make no sense (%s); leaving it alone while they do",
-                 g->name, nonsense);
-        history->nonsense_reported = true;
+    if (note_nonsense(history, g->name, nonsense))
         return true;
-    }
-    if (history->nonsense_reported)
-        info("%s: its balloon figures make sense again", g->name);
-    history->nonsense_reported = false;
     if (event == BALLOON_STOPPED_SHORT)
         warn("%s: its balloon stopped at %lld MiB, short of %lld MiB; not asking it to give "
              "for %lu cycles",
              g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
-    if (!r->has_unused) {
-        handle_missing_stats(co, record->dom, history, r, now);
-        return true;
-    }
-    if (history->no_stats_reported)
-        info("%s: balloon statistics now available", g->name);
-    history->cycles_without_stats = 0;
-    history->no_stats_reported = false;
+    note_statistics(co, record->dom, history, r, now);
     return true;
 }
 
@@ -1732,6 +1787,29 @@ static int compare_record_names(const void *a, const void *b)
     virDomainStatsRecordPtr const *ra = a, *rb = b;
 
     return strcmp(virDomainGetName((*ra)->dom), virDomainGetName((*rb)->dom));
+}
+
+/* Why a cycle failed. A live connection whose calls fail (libvirtd short
+ * of memory, a driver's transient error) would say so every second for as
+ * long as it lasts: the first failure of a run is warned, the others only
+ * with -vv, and run_cycle says when cycles work again. */
+__attribute__((format(printf, 2, 3))) static void cycle_failed(const struct coordinator *co,
+                                                               const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+
+    /* Written out first: any libvirt call, virConnectIsAlive too, frees the
+     * last error's message that the arguments point to. */
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (co->failing)
+        debug("%s", message);
+    else if (!co->opt.once && virConnectIsAlive(co->conn) == 1)
+        warn("%s; trying again at each look", message);
+    else
+        warn("%s", message); /* what follows, reconnect says */
 }
 
 /* Host free memory across all NUMA cells: free + buffers + cached. Drivers
@@ -1752,7 +1830,7 @@ static bool read_host_free(struct coordinator *co, struct snapshot *snap)
             die(EXIT_RUNTIME, "out of memory");
         if (virNodeGetMemoryStats(co->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &nparams, 0) <
             0) {
-            warn("cannot read host memory statistics: %s", virGetLastErrorMessage());
+            cycle_failed(co, "cannot read host memory statistics: %s", virGetLastErrorMessage());
             goto cleanup;
         }
         snap->host_free_kib = 0;
@@ -1765,11 +1843,11 @@ static bool read_host_free(struct coordinator *co, struct snapshot *snap)
         goto cleanup;
     }
     if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
-        warn("cannot read host memory statistics: %s", virGetLastErrorMessage());
+        cycle_failed(co, "cannot read host memory statistics: %s", virGetLastErrorMessage());
         goto cleanup;
     }
     if (virNodeGetInfo(co->conn, &node) < 0) {
-        warn("cannot read host memory size: %s", virGetLastErrorMessage());
+        cycle_failed(co, "cannot read host memory size: %s", virGetLastErrorMessage());
         goto cleanup;
     }
     for (size_t i = 0; i < snap->count; i++)
@@ -1784,6 +1862,126 @@ static bool read_host_free(struct coordinator *co, struct snapshot *snap)
 cleanup:
     free(params);
     return ok;
+}
+
+/* Guests are listed active, not running: a paused guest is listed too, so
+ * that it keeps its history (guest_runs), and its state comes along. NOWAIT:
+ * a guest whose QEMU is busy (a migration, a snapshot) comes without the
+ * statistics it would have to answer, rather than stalling every other
+ * guest's look until it is free. */
+#define GUEST_STATS  (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
+#define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+
+/* The statistics of every active guest; -1, said, when they cannot be had. */
+static int read_all_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+{
+    int found = virConnectGetAllDomainStats(
+        co->conn, GUEST_STATS, records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
+
+    if (found < 0)
+        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+    return found;
+}
+
+/* The balloon statistics of the active guests whose names match the
+ * pattern, and no other guest's: list them, then read only those. -1,
+ * said, when they cannot be had. */
+static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+{
+    virDomainPtr *domains = NULL;
+    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    int matching = 0, found = -1;
+
+    if (listed < 0) {
+        cycle_failed(co, "cannot list the guests: %s", virGetLastErrorMessage());
+        return -1;
+    }
+    for (int i = 0; i < listed; i++) {
+        if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
+            domains[matching++] = domains[i];
+        else
+            virDomainFree(domains[i]);
+    }
+    domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
+    found = matching ? virDomainListGetStats(domains, GUEST_STATS, records, STATS_NOWAIT) : 0;
+    if (found < 0) /* said before virDomainFree resets libvirt's error */
+        cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+    for (int i = 0; i < matching; i++)
+        virDomainFree(domains[i]);
+    free(domains);
+    return found;
+}
+
+/* Whether a listed guest runs. One paused (virsh suspend, a snapshot, a
+ * migration's last phase) keeps its history but sits out: its balloon
+ * driver cannot answer a resize, and its statistics stand still. */
+static bool guest_runs(virDomainStatsRecordPtr record)
+{
+    int state;
+
+    if (virTypedParamsGetInt(record->params, record->nparams, "state.state", &state) != 1 &&
+        virDomainGetState(record->dom, &state, NULL, 0) < 0)
+        return true; /* read_guest finds out what became of it */
+    return state == VIR_DOMAIN_RUNNING;
+}
+
+/* A guest listed but left out of this cycle is not forgotten. */
+static void keep_history(struct coordinator *co, virDomainPtr dom)
+{
+    size_t at = history_of(co, dom);
+
+    if (at != SIZE_MAX)
+        co->history[at].seen = true;
+}
+
+/* List the active guests anew and read the running ones and the host in one
+ * snapshot. */
+static bool read_cycle(struct coordinator *co, struct cycle *cycle)
+{
+    int found = co->opt.guest_pattern ? read_matching_stats(co, &cycle->records)
+                                      : read_all_stats(co, &cycle->records);
+    long long now = (long long)time(NULL);
+
+    if (found < 0)
+        return false;
+    co->cycle++;
+    if (!co->settings_events && co->cycle % SETTINGS_REREAD_S == 0)
+        __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
+    forget_unseen_guests(co);
+    if (found > 0)
+        qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
+    /* One spare slot keeps calloc from ever being asked for nothing. */
+    cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
+    cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
+    cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
+    cycle->history_at = calloc((size_t)found + 1, sizeof(*cycle->history_at));
+    cycle->balloon_kib = calloc((size_t)found + 1, sizeof(*cycle->balloon_kib));
+    cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
+    cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
+    cycle->plan.unmet_kib = calloc((size_t)found + 1, sizeof(*cycle->plan.unmet_kib));
+    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
+        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of ||
+        !cycle->plan.unmet_kib)
+        die(EXIT_RUNTIME, "out of memory");
+    for (int i = 0; i < found; i++) {
+        size_t n = cycle->snap.count;
+
+        if (!guest_runs(cycle->records[i])) {
+            debug("%s: not running; left alone, its history kept",
+                  virDomainGetName(cycle->records[i]->dom));
+            keep_history(co, cycle->records[i]->dom);
+            continue;
+        }
+        if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
+                        &cycle->history_at[n], &cycle->balloon_kib[n]))
+            continue;
+        cycle->domains[n] = cycle->records[i]->dom;
+        cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
+        cycle->snap.host_returning_kib += shrink_under_way(&cycle->guests[n]);
+        cycle->snap.count++;
+    }
+    cycle->snap.guests = cycle->guests;
+    return read_host_free(co, &cycle->snap);
 }
 
 /* The connection every cycle from now on goes through. libvirt's test
@@ -2142,78 +2340,6 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
         warn("cannot write the trace: %s", strerror(errno));
 }
 
-/* List the running guests anew and read them and the host in one snapshot. */
-/* The balloon statistics of the running guests whose names match the
- * pattern, and no other guest's: list them, then read only those. */
-static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
-{
-    virDomainPtr *domains = NULL;
-    int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_RUNNING);
-    int matching = 0, found = -1;
-
-    if (listed < 0)
-        return -1;
-    for (int i = 0; i < listed; i++) {
-        if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
-            domains[matching++] = domains[i];
-        else
-            virDomainFree(domains[i]);
-    }
-    domains[matching] = NULL; /* the list is NULL-terminated, with room for it */
-    found = matching ? virDomainListGetStats(domains, VIR_DOMAIN_STATS_BALLOON, records, 0) : 0;
-    for (int i = 0; i < matching; i++)
-        virDomainFree(domains[i]);
-    free(domains);
-    return found;
-}
-
-static bool read_cycle(struct coordinator *co, struct cycle *cycle)
-{
-    int found =
-        co->opt.guest_pattern
-            ? read_matching_stats(co, &cycle->records)
-            : virConnectGetAllDomainStats(co->conn, VIR_DOMAIN_STATS_BALLOON, &cycle->records,
-                                          VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
-    long long now = (long long)time(NULL);
-
-    if (found < 0) {
-        warn("cannot read the guests' statistics: %s", virGetLastErrorMessage());
-        return false;
-    }
-    co->cycle++;
-    if (!co->settings_events && co->cycle % SETTINGS_REREAD_S == 0)
-        __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
-    forget_unseen_guests(co);
-    if (found > 0)
-        qsort(cycle->records, (size_t)found, sizeof(*cycle->records), compare_record_names);
-    /* One spare slot keeps calloc from ever being asked for nothing. */
-    cycle->guests = calloc((size_t)found + 1, sizeof(*cycle->guests));
-    cycle->readings = calloc((size_t)found + 1, sizeof(*cycle->readings));
-    cycle->domains = calloc((size_t)found + 1, sizeof(*cycle->domains));
-    cycle->history_at = calloc((size_t)found + 1, sizeof(*cycle->history_at));
-    cycle->balloon_kib = calloc((size_t)found + 1, sizeof(*cycle->balloon_kib));
-    cycle->plan.resizes = calloc((size_t)found + 1, sizeof(*cycle->plan.resizes));
-    cycle->plan.slot_of = calloc((size_t)found + 1, sizeof(*cycle->plan.slot_of));
-    cycle->plan.unmet_kib = calloc((size_t)found + 1, sizeof(*cycle->plan.unmet_kib));
-    if (!cycle->guests || !cycle->readings || !cycle->domains || !cycle->history_at ||
-        !cycle->balloon_kib || !cycle->plan.resizes || !cycle->plan.slot_of ||
-        !cycle->plan.unmet_kib)
-        die(EXIT_RUNTIME, "out of memory");
-    for (int i = 0; i < found; i++) {
-        size_t n = cycle->snap.count;
-
-        if (!read_guest(co, cycle->records[i], now, &cycle->guests[n], &cycle->readings[n],
-                        &cycle->history_at[n], &cycle->balloon_kib[n]))
-            continue;
-        cycle->domains[n] = cycle->records[i]->dom;
-        cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
-        cycle->snap.host_returning_kib += shrink_under_way(&cycle->guests[n]);
-        cycle->snap.count++;
-    }
-    cycle->snap.guests = cycle->guests;
-    return read_host_free(co, &cycle->snap);
-}
-
 /* A label value in the Prometheus text format: \\, \" and \n escaped. */
 static void prometheus_label(FILE *out, const char *s)
 {
@@ -2243,6 +2369,22 @@ static void guest_sample(FILE *out, const char *name, const char *guest, const c
     fprintf(out, "\"} %lld\n", value);
 }
 
+/* A file of our own, new: O_EXCL fails on anything planted at its path
+ * since it was unlinked (a hard link O_NOFOLLOW would follow, or a file
+ * another user keeps open), which is then never written through. */
+static FILE *create_new(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *out;
+
+    if (fd < 0)
+        return NULL;
+    out = fdopen(fd, "w");
+    if (!out)
+        close(fd);
+    return out;
+}
+
 /* The Prometheus text format that node_exporter's textfile collector reads,
  * rewritten whole each cycle: written to a temporary file, then renamed over
  * the last, so that a scrape never sees half of it. cycle is NULL after a
@@ -2258,7 +2400,7 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
         return;
     if (snprintf(temporary, sizeof(temporary), "%s.tmp", co->opt.metrics_path) >=
             (int)sizeof(temporary) ||
-        (unlink(temporary) < 0 && errno != ENOENT) || !(out = open_output(temporary))) {
+        (unlink(temporary) < 0 && errno != ENOENT) || !(out = create_new(temporary))) {
         warn("cannot write the metrics to '%s.tmp': %s", co->opt.metrics_path, strerror(errno));
         return;
     }
@@ -2324,41 +2466,6 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
         warn("cannot write the metrics to '%s': %s", co->opt.metrics_path, strerror(errno));
 }
 
-/* One cycle, a look at every guest: read, decide, apply, report. period_due:
- * a PERIOD has passed, and what waits for one is decided too. */
-static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
-{
-    struct cycle cycle = {.snap.period_due = period_due};
-    enum cycle_result result = CYCLE_FAILED;
-    struct timespec wall[2], cpu[2];
-
-    clock_gettime(CLOCK_MONOTONIC, &wall[0]);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
-    if (!read_cycle(co, &cycle))
-        goto cleanup;
-    cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg);
-    co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
-    if (!co->opt.dry_run)
-        apply_plan(co, &cycle);
-    report_pressure(co, &cycle);
-    report_shortfalls(co, &cycle);
-    clock_gettime(CLOCK_MONOTONIC, &wall[1]);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
-    cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
-    cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
-    report_cycle(co, &cycle.snap, &cycle.plan);
-    trace_cycle(co, &cycle);
-    write_metrics(co, &cycle);
-    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
-cleanup:
-    if (result == CYCLE_FAILED) {
-        co->failed_cycles++;
-        write_metrics(co, NULL);
-    }
-    free_cycle(&cycle);
-    return result;
-}
-
 /* Options */
 
 static void print_usage(FILE *out)
@@ -2399,7 +2506,7 @@ static void print_help(void)
            MIN_GUEST_MEMORY, MIN_GUEST_FLOOR, MIN_STEP);
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
         printf("  %-22s %s\n", policies[i].name, policies[i].summary);
-    printf("\nexit status: %d done, %d libvirt failed, %d bad usage, %d cannot connect,\n"
+    printf("\nexit status: %d done, %d cannot go on, %d bad usage, %d cannot connect,\n"
            "             %d another coordinator balances the same libvirt\n",
            EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT, EXIT_LOCKED);
 }
@@ -2567,6 +2674,45 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
 
 /* Main loop */
 
+/* One cycle, a look at every guest: read, decide, apply, report. period_due:
+ * a PERIOD has passed, and what waits for one is decided too. */
+static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
+{
+    struct cycle cycle = {.snap.period_due = period_due};
+    enum cycle_result result = CYCLE_FAILED;
+    struct timespec wall[2], cpu[2];
+
+    clock_gettime(CLOCK_MONOTONIC, &wall[0]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
+    if (!read_cycle(co, &cycle))
+        goto cleanup;
+    cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg);
+    co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
+    if (!co->opt.dry_run)
+        apply_plan(co, &cycle);
+    report_pressure(co, &cycle);
+    report_shortfalls(co, &cycle);
+    clock_gettime(CLOCK_MONOTONIC, &wall[1]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
+    cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
+    cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
+    report_cycle(co, &cycle.snap, &cycle.plan);
+    trace_cycle(co, &cycle);
+    write_metrics(co, &cycle);
+    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
+    if (co->failing)
+        info("cycles work again, after %lu that failed", co->failing);
+    co->failing = 0;
+cleanup:
+    if (result == CYCLE_FAILED) {
+        co->failed_cycles++;
+        co->failing++;
+        write_metrics(co, NULL);
+    }
+    free_cycle(&cycle);
+    return result;
+}
+
 static volatile sig_atomic_t stop_requested, reopen_requested, cycle_requested;
 
 static void handle_signal(int signo)
@@ -2639,43 +2785,108 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
     }
 }
 
+/*
+ * What names a libvirt for the lock: its URI's driver without the transport
+ * (qemu+unix:// and qemu+ssh:// reach the same qemu driver), the URI's path
+ * (system or session), and the host libvirt says it runs on. So
+ * qemu:///system, qemu+unix:///system?socket=... and an alias of either
+ * are one libvirt, and qemu+ssh:// to two names of one host too. The host's
+ * name rather than its UUID: every driver answers virConnectGetHostname,
+ * where the UUID (virConnectGetSysinfo) needs dmidecode and root, and a name
+ * two hosts share can only refuse a second coordinator, never let two in.
+ * Without it, the URI's text. Free with free().
+ */
+static char *libvirt_identity(virConnectPtr conn, const char *uri)
+{
+    char *host = virConnectGetHostname(conn);
+    xmlURIPtr parsed = xmlParseURI(uri);
+    char *identity = NULL;
+
+    if (!host)
+        debug("cannot tell which host %s runs on: %s; locking by its URI", uri,
+              virGetLastErrorMessage());
+    if (host && parsed && parsed->scheme &&
+        asprintf(&identity, "%.*s%s@%s", (int)strcspn(parsed->scheme, "+"), parsed->scheme,
+                 parsed->path ? parsed->path : "", host) < 0)
+        identity = NULL;
+    if (!identity)
+        identity = strdup(uri);
+    if (!identity)
+        die(EXIT_RUNTIME, "out of memory");
+    xmlFreeURI(parsed);
+    free(host);
+    return identity;
+}
+
+/* The folder of the lock, opened: root's LOCK_DIR, the user's
+ * XDG_RUNTIME_DIR, or else one under /tmp, where anyone may have planted
+ * it, or a symlink to their own, to hold or swap the lock: it must be this
+ * user's own and writable by nobody else. Exits otherwise. */
+static int open_lock_dir(char *dir, size_t size)
+{
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    int fd;
+
+    if (geteuid() == 0)
+        snprintf(dir, size, "%s", LOCK_DIR);
+    else if (runtime && *runtime)
+        snprintf(dir, size, "%s/mem_coordinator", runtime);
+    else
+        snprintf(dir, size, "/tmp/mem_coordinator-%u", (unsigned)geteuid());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        die(EXIT_RUNTIME, "cannot make the lock folder %s: %s", dir, strerror(errno));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+        die(EXIT_RUNTIME,
+            "the lock folder %s is not this user's own: it is a symbolic link or "
+            "no folder; remove it",
+            dir);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        die(EXIT_RUNTIME, "cannot open the lock folder %s: %s", dir, strerror(errno));
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        die(EXIT_RUNTIME,
+            "the lock folder %s is not this user's own: owner %u, mode %03o; "
+            "remove it",
+            dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    return fd;
+}
+
 /* Two coordinators resizing the same balloons fight over them, each undoing
- * the other: one per libvirt connection, held by an flock on a file named
- * for the connection's URI, released when the process ends however it ends.
- * The file holds the holder's pid, for the message. Exits if it is held. */
+ * the other: one per libvirt, held by an flock on a file named for it
+ * (libvirt_identity), released when the process ends however it ends. The
+ * file holds the holder's pid, for the message. Exits if it is held. */
 static void lock_connection(virConnectPtr conn)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
-    char dir[PATH_MAX / 2], path[PATH_MAX], holder[32] = "?";
-    char *uri = virConnectGetURI(conn);
-    const char *runtime = getenv("XDG_RUNTIME_DIR");
-    size_t at;
-    int fd;
+    char dir[PATH_MAX / 2], name[NAME_MAX + 1], holder[32] = "?";
+    char *uri = virConnectGetURI(conn), *identity;
+    size_t at = 0;
+    int dir_fd, fd;
     ssize_t length;
 
-    if (geteuid() == 0)
-        snprintf(dir, sizeof(dir), "%s", LOCK_DIR);
-    else if (runtime && *runtime)
-        snprintf(dir, sizeof(dir), "%s/mem_coordinator", runtime);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/mem_coordinator-%u", (unsigned)geteuid());
-    at = (size_t)snprintf(path, sizeof(path), "%s/", dir);
-    for (const char *c = uri ? uri : "default"; *c && at < sizeof(path) - 8; c++)
-        path[at++] = strchr(safe, *c) ? *c : '_';
-    snprintf(path + at, sizeof(path) - at, ".lock");
-    if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-        (fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
-        die(EXIT_RUNTIME, "cannot open the lock %s: %s", path, strerror(errno));
+    if (!uri)
+        debug("cannot read the connection's URI: %s", virGetLastErrorMessage());
+    identity = libvirt_identity(conn, uri ? uri : "default");
+    for (const char *c = identity; *c && at < sizeof(name) - 8; c++)
+        name[at++] = strchr(safe, *c) ? *c : '_';
+    snprintf(name + at, sizeof(name) - at, ".lock");
+    dir_fd = open_lock_dir(dir, sizeof(dir));
+    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die(EXIT_RUNTIME, "cannot open the lock %s/%s: %s", dir, name, strerror(errno));
+    close(dir_fd);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         length = pread(fd, holder, sizeof(holder) - 1, 0);
         holder[length > 0 ? length : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
-        die(EXIT_LOCKED, "another coordinator (pid %s) already balances %s (lock %s)", holder,
-            uri ? uri : "libvirt's default URI", path);
+        die(EXIT_LOCKED, "another coordinator (pid %s) already balances %s (lock %s/%s)", holder,
+            uri ? uri : "libvirt's default URI", dir, name);
     }
     length = snprintf(holder, sizeof(holder), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)length, 0) != length)
-        debug("cannot write the pid into the lock %s: %s", path, strerror(errno));
+        debug("cannot write the pid into the lock %s/%s: %s", dir, name, strerror(errno));
+    free(identity);
     free(uri); /* the descriptor stays open, and the lock held, until exit */
 }
 
@@ -2772,6 +2983,49 @@ static virConnectPtr connect_libvirt(const char *uri)
     return conn;
 }
 
+/* After logrotate moved the trace away: a new one at the same path. */
+static void reopen_trace(struct coordinator *co)
+{
+    if (!co->opt.trace_path)
+        return;
+    if (co->trace)
+        fclose(co->trace);
+    co->trace = open_output(co->opt.trace_path);
+    if (co->trace)
+        info("reopened the trace %s", co->opt.trace_path);
+    else
+        warn("cannot reopen the trace '%s': %s; not tracing", quotable(co->opt.trace_path),
+             strerror(errno));
+}
+
+/* Sleep out a reconnection's backoff. sleep_until wakes on SIGHUP and
+ * SIGUSR1, whose flags would then cut every later backoff short: the trace
+ * is reopened here, and a cycle asked for is left for after the
+ * reconnection, when there is a connection to run it on. */
+static void sleep_out_backoff(struct coordinator *co, const struct timespec *deadline,
+                              const sigset_t *sleeping_mask)
+{
+    bool cycle_asked = false;
+    struct timespec now;
+
+    for (;;) {
+        sleep_until(deadline, sleeping_mask);
+        if (reopen_requested) {
+            reopen_requested = 0;
+            reopen_trace(co);
+        }
+        if (cycle_requested) {
+            cycle_requested = 0;
+            cycle_asked = true;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (stop_requested || !timespec_before(&now, deadline))
+            break;
+    }
+    if (cycle_asked)
+        cycle_requested = 1;
+}
+
 /* libvirtd restarts (an upgrade, a crash) and its guests run on: a lost
  * connection is opened anew, trying again after a backoff that doubles up
  * to a period, and every guest's history is kept. Said once each way. */
@@ -2788,31 +3042,17 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
             virConnectClose(co->conn);
             use_connection(co, conn);
             co->reconnects++;
+            co->failing = 0; /* the reconnection is what said it works again */
             info("reconnected to %s", uri_name(co->opt.uri));
             break;
         }
         debug("cannot reconnect: %s", virGetLastErrorMessage());
         clock_gettime(CLOCK_MONOTONIC, deadline);
         deadline->tv_sec += backoff_s;
-        sleep_until(deadline, sleeping_mask);
+        sleep_out_backoff(co, deadline, sleeping_mask);
         backoff_s = backoff_s * 2 < co->opt.period_s ? backoff_s * 2 : co->opt.period_s;
     }
     clock_gettime(CLOCK_MONOTONIC, deadline);
-}
-
-/* After logrotate moved the trace away: a new one at the same path. */
-static void reopen_trace(struct coordinator *co)
-{
-    if (!co->opt.trace_path)
-        return;
-    if (co->trace)
-        fclose(co->trace);
-    co->trace = open_output(co->opt.trace_path);
-    if (co->trace)
-        info("reopened the trace %s", co->opt.trace_path);
-    else
-        warn("cannot reopen the trace '%s': %s; not tracing", quotable(co->opt.trace_path),
-             strerror(errno));
 }
 
 /* Sleep until the next look is due: reopen the trace on SIGHUP meanwhile,
@@ -2874,27 +3114,29 @@ int main(int argc, char **argv)
     co.cfg.period_s = co.opt.period_s;
     start_event_loop(co.opt.period_s);
     use_connection(&co, connect_libvirt(co.opt.uri));
-    lock_connection(co.conn);
+    /* A dry run changes nothing, so it may watch beside the one that does. */
+    if (!co.opt.dry_run)
+        lock_connection(co.conn);
     clock_gettime(CLOCK_MONOTONIC, &co.started);
     deadline = co.next_period = co.started;
 
     while (!stop_requested) {
         enum cycle_result result = run_cycle(&co, period_due(&co));
 
+        /* Only a dead connection is opened anew; on a live one the next
+         * look tries again, every guest's history kept. */
         if (result == CYCLE_FAILED && virConnectIsAlive(co.conn) != 1) {
             reconnect(&co, &deadline, &sleeping_mask);
             continue; /* a cycle at once: guests went unserved meanwhile */
-        }
-        if (result == CYCLE_FAILED) {
-            status = EXIT_RUNTIME;
-            break;
         }
         if (result == CYCLE_NO_GUESTS && !co.opt.wait) {
             info("no running guests; stopping");
             break;
         }
-        if (co.opt.once)
+        if (co.opt.once) {
+            status = result == CYCLE_FAILED ? EXIT_RUNTIME : EXIT_OK;
             break;
+        }
         advance_deadline(&deadline, co.cfg.look_s);
         wait_for_next_cycle(&co, &deadline, &sleeping_mask);
     }

@@ -56,6 +56,20 @@ expect "program: --guests reads only the guests it matches" \
     "$read_all calls to read every guest, $read_each guests read one by one" \
     test "$read_all" = 0 -a "$read_each" = 2
 
+# Statistics are read with NOWAIT, so that a guest whose QEMU is busy (a
+# migration, a snapshot) does not stall every other guest's look.
+flags_of() {
+    grep -o "debug : $1:[0-9]* : .*flags=0x[0-9a-f]*" "$2" | head -1 | grep -o '0x[0-9a-f]*$'
+}
+LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/nowait.log" \
+    bounded "$program" -c "$four" --once -q 1 >/dev/null 2>&1
+all_flags=$(flags_of virConnectGetAllDomainStats "$scratch/nowait.log")
+list_flags=$(flags_of virDomainListGetStats "$scratch/only.log")
+expect "program: statistics are read without waiting on a busy guest (NOWAIT)" \
+    "virConnectGetAllDomainStats flags ${all_flags:-none}, virDomainListGetStats flags ${list_flags:-none}" \
+    test -n "$all_flags" -a -n "$list_flags" -a $((${all_flags:-0} & 0x20000000)) != 0 -a \
+    $((${list_flags:-0} & 0x20000000)) != 0
+
 # A dry run changes nothing on the host, not even a statistics period.
 for dry in -n ""; do
     LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/period$dry.log" \
@@ -97,6 +111,21 @@ else
     done
 fi
 
+# Faults the test driver cannot have: bin/faults.so makes libvirt fail, or
+# plants files, from inside the program (tests/faults.c).
+faults="$top/bin/faults.so"
+
+# The metrics' temporary is created anew, never opened where a file was
+# planted between its unlink and its open (here a hard link, which no
+# O_NOFOLLOW stops).
+echo precious >"$scratch/precious-metrics"
+MC_PLANT="$scratch/precious-metrics" LD_PRELOAD="$faults" \
+    bounded "$program" -c "$four" --once -q --metrics "$scratch/planted.prom" 1 >"$scratch/planted-m.out" 2>&1
+expect "program: the metrics' temporary is never written through a file planted in its place" \
+    "the planted file holds $(wc -c <"$scratch/precious-metrics") bytes, not 9: $(cat "$scratch/planted-m.out")" \
+    test "$(cat "$scratch/precious-metrics")" = precious -a \
+    -n "$(grep "cannot write the metrics to '$scratch/planted.prom.tmp': File exists" "$scratch/planted-m.out")"
+
 # One coordinator per libvirt connection: a second refuses with status 4
 # while the first runs, and starts once it has gone.
 "$program" -c "$four" -q --wait --trace "$scratch/first.json" 1 >/dev/null 2>&1 &
@@ -104,6 +133,15 @@ first=$!
 trace_lines "$scratch/first.json" 1 # it holds the lock before its first cycle
 bounded "$program" -c "$four" -q --once 1 >"$scratch/second.out" 2>&1
 second=$?
+# The same libvirt by another URI text: a transport parameter, or libvirt's
+# default URI.
+bounded "$program" -c "$four?no_verify=1" -q --once 1 >"$scratch/alias.out" 2>&1
+alias=$?
+LIBVIRT_DEFAULT_URI="$four" bounded "$program" -q --once 1 >"$scratch/default-uri.out" 2>&1
+default_uri=$?
+# A dry run changes nothing: it runs beside the coordinator that holds the lock.
+bounded "$program" -c "$four" -n --once 1 >"$scratch/dry-beside.out" 2>&1
+dry_beside=$?
 kill -TERM "$first" 2>/dev/null
 wait_for_exit "$first" 5
 bounded "$program" -c "$four" -q --once 1 >/dev/null 2>&1
@@ -112,6 +150,48 @@ expect "program: a second coordinator for the same libvirt refuses with status 4
     "status $second: $(cat "$scratch/second.out")" \
     test "$second" = 4 -a -n "$(grep "another coordinator (pid $first) already balances" "$scratch/second.out")"
 expect "program: the lock goes with the coordinator that held it" "status $third" test "$third" = 0
+expect "program: the lock is the libvirt's, not the URI's text: the same one by another URI is refused" \
+    "status $alias with a transport parameter, $default_uri by libvirt's default URI: $(cat "$scratch/alias.out")" \
+    test "$alias" = 4 -a "$default_uri" = 4
+expect "program: a dry run runs beside the coordinator that holds the lock" \
+    "status $dry_beside: $(cat "$scratch/dry-beside.out")" \
+    test "$dry_beside" = 0 -a -n "$(grep -F '[dry-run]' "$scratch/dry-beside.out")"
+
+# A user without XDG_RUNTIME_DIR locks under /tmp, in a folder that must be
+# its own and writable by nobody else: one planted by another user, or a
+# symlink, is refused with status 1; a new one is made 0700.
+nobody_dir=/tmp/mem_coordinator-65534
+as_nobody() {
+    setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR "$@"
+}
+if command -v setpriv >/dev/null; then
+    rm -rf "$nobody_dir"
+    mkdir -m 0777 "$nobody_dir" # root's, and writable by all
+    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/planted-dir.out" 2>&1
+    planted_dir=$?
+    rm -rf "$nobody_dir"
+    mkdir -m 0700 "$scratch/elsewhere" && chown 65534:65534 "$scratch/elsewhere"
+    ln -s "$scratch/elsewhere" "$nobody_dir"
+    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/linked-dir.out" 2>&1
+    linked_dir=$?
+    rm -f "$nobody_dir"
+    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/own-dir.out" 2>&1
+    own_dir=$?
+    made=$(stat -c '%u %a' "$nobody_dir" 2>&1)
+    rm -rf "$nobody_dir"
+    expect "program: a /tmp lock folder another user owns, or a symlink, is refused with one line" \
+        "status $planted_dir: $(cat "$scratch/planted-dir.out"); status $linked_dir: $(cat "$scratch/linked-dir.out")" \
+        test "$planted_dir" = 1 -a "$linked_dir" = 1 -a \
+        "$(grep -c "is not this user's own" "$scratch/planted-dir.out" "$scratch/linked-dir.out" | grep -c ':1$')" = 2 -a \
+        "$(cat "$scratch/planted-dir.out" "$scratch/linked-dir.out" | wc -l)" = 2
+    expect "program: a /tmp lock folder is made the user's own, mode 0700" \
+        "status $own_dir, folder: $made: $(cat "$scratch/own-dir.out")" \
+        test "$own_dir" = 0 -a "$made" = "65534 700"
+else
+    not_ok "program: a /tmp lock folder another user owns, or a symlink, is refused with one line" \
+        "setpriv is not installed (Debian's util-linux)"
+    not_ok "program: a /tmp lock folder is made the user's own, mode 0700" "setpriv is not installed"
+fi
 
 # Dry run: decides, reports, changes nothing.
 bounded "$program" -c "$four" --once -n --policy seed --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
@@ -192,6 +272,62 @@ expect "program: SIGTERM ends it while libvirtd never answers" \
     test "$sent" = yes -a "$status" = 0
 expect "program: it says that libvirt did not answer" "$(cat "$scratch/silent.out")" \
     grep -q 'libvirt has not answered in the [0-9]* s since the stop request; stopping without it' "$scratch/silent.out"
+
+# A cycle whose libvirt calls fail on a live connection is warned, counted
+# and tried again the next second: the run goes on with every guest's
+# history, and says once that cycles fail and once that they work again.
+MC_FAULT="$scratch/fault" LD_PRELOAD="$faults" "$program" -c "$four" --wait \
+    --trace "$scratch/fail.json" --metrics "$scratch/fail.prom" 1 >"$scratch/fail.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/fail.json" 1
+echo fail >"$scratch/fault"
+sleep 3.5
+rm -f "$scratch/fault"
+trace_lines "$scratch/fail.json" 3
+signal_and_wait TERM "$pid" 5
+expect "program: a failed cycle on a live connection is not an exit: the next one tries again" \
+    "running when signalled: $sent; status $status; $(wc -l <"$scratch/fail.json") cycles: $(cat "$scratch/fail.out")" \
+    test "$sent" = yes -a "$status" = 0 -a "$(wc -l <"$scratch/fail.json")" -ge 3
+expect "program: cycles that keep failing are said once, and once when they work again" \
+    "$(cat "$scratch/fail.out")" \
+    test "$(grep -c "cannot read the guests' statistics: unsupported flags" "$scratch/fail.out")" = 1 -a \
+    "$(grep -c 'cycles work again' "$scratch/fail.out")" = 1
+failed=$(sed -n 's/^mem_coordinator_failed_cycles_total //p' "$scratch/fail.prom")
+expect "program: the failed cycles are counted in the metrics" "failed_cycles_total ${failed:-absent}" \
+    test "${failed:-0}" -ge 2
+
+# --once whose one cycle fails exits 1, and the warning carries libvirt's
+# own words (with --guests, after the domain handles it frees).
+echo fail >"$scratch/fault"
+MC_FAULT="$scratch/fault" LD_PRELOAD="$faults" \
+    bounded "$program" -c "$four" --once -q --guests 'vm-*' 1 >"$scratch/once-fail.out" 2>&1
+status=$?
+rm -f "$scratch/fault"
+expect "program: --once whose cycle fails exits 1, saying libvirt's error" \
+    "status $status: $(cat "$scratch/once-fail.out")" \
+    test "$status" = 1 -a -n "$(grep "cannot read the guests' statistics: unsupported flags" "$scratch/once-fail.out")"
+
+# A libvirtd gone for a while: reconnections back off (1, 2, 4 s at PERIOD
+# 4), and a SIGHUP or SIGUSR1 meanwhile does not cut the backoff short.
+MC_FAULT="$scratch/fault" MC_FAULT_LOG="$scratch/reconnects" LD_PRELOAD="$faults" \
+    "$program" -c "$four" --wait --trace "$scratch/down.json" 4 >"$scratch/down.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/down.json" 1
+echo down >"$scratch/fault"
+sleep 1.5
+kill -HUP "$pid"
+kill -USR1 "$pid"
+sleep 2
+attempts=$(wc -l <"$scratch/reconnects" 2>/dev/null)
+rm -f "$scratch/fault"
+for _ in $(seq 60); do grep -q 'reconnected to' "$scratch/down.out" && break; sleep 0.1; done
+signal_and_wait TERM "$pid" 5
+expect "program: a SIGHUP or SIGUSR1 during an outage keeps the reconnections' backoff" \
+    "${attempts:-0} reconnections in 3.5 s, expected 1 to 4" \
+    test "${attempts:-0}" -ge 1 -a "${attempts:-0}" -le 4
+expect "program: after the outage it reconnects, and stops cleanly" \
+    "running when signalled: $sent; status $status: $(cat "$scratch/down.out")" \
+    test "$sent" = yes -a "$status" = 0 -a -n "$(grep 'reconnected to' "$scratch/down.out")"
 
 # SIGUSR1 runs a PERIOD's cycle at once; SIGHUP reopens the trace after a
 # rotation. Looks between PERIODs go on every second meanwhile.

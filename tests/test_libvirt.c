@@ -391,6 +391,132 @@ static void test_virtio_mem_guest(void)
            &v);
 }
 
+/* A guest paused (virsh suspend, a snapshot, a migration's last phase)
+ * keeps its history, and its balloon, whose driver cannot answer, is never
+ * resized: run again, it is the guest it was, not a stranger. */
+static void test_paused_guest_keeps_its_history(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    virDomainPtr small = virDomainLookupByName(co.conn, "vm-small");
+    virDomainPtr mid = virDomainLookupByName(co.conn, "vm-mid");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *g;
+
+    run_cycle(&co, true); /* vm-small is fed from vm-big */
+    /* vm-mid paused with 1024 MiB unused: the most wasteful, were it running */
+    if (!small || !mid || virDomainSuspend(small) < 0 || virDomainSuspend(mid) < 0 ||
+        virDomainSetMemoryFlags(mid, 2048 * 1024, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        fail(&v, "cannot pause the guests: %s", virGetLastErrorMessage());
+    for (int i = 0; i < 5; i++)
+        run_cycle(&co, true);
+    expect_balloon(&co, "vm-mid", 2048, &v);
+    expect_balloon(&co, "vm-small", 456, &v);
+    if (small)
+        virDomainResume(small);
+    if (mid)
+        virDomainResume(mid);
+    read_cycle(&co, &cycle);
+    g = find_guest(&cycle.snap, "vm-small");
+    if (!g || g->cycles_since_growth != co.cycle - 1)
+        fail(&v, "vm-small came back a stranger: %lu cycles since its growth, expected %lu",
+             g ? g->cycles_since_growth : 0, co.cycle - 1);
+    free_cycle(&cycle);
+    if (small)
+        virDomainFree(small);
+    if (mid)
+        virDomainFree(mid);
+    close_node(&co);
+    report("libvirt: a paused guest keeps its history and is not resized", &v);
+}
+
+/* What libvirt hands over, with NOWAIT, for a guest whose QEMU is busy
+ * (a migration, a snapshot): the balloon size it keeps itself, and none of
+ * the statistics it would have had to wait for. */
+static virDomainStatsRecord busy_record;
+
+static size_t history_index(struct coordinator *co, virDomainPtr dom)
+{
+    unsigned char uuid[VIR_UUID_BUFLEN];
+
+    if (virDomainGetUUID(dom, uuid) == 0)
+        for (size_t i = 0; i < co->history_count; i++)
+            if (memcmp(co->history[i].uuid, uuid, VIR_UUID_BUFLEN) == 0)
+                return i;
+    return SIZE_MAX;
+}
+
+static void read_busy_guest_six_times(struct coordinator *co)
+{
+    struct guest g;
+    struct balloon_reading r;
+    size_t at;
+    long long balloon_kib;
+
+    for (int i = 0; i < 6; i++) {
+        co->cycle++;
+        forget_unseen_guests(co); /* as read_cycle does: the others are forgotten */
+        r = (struct balloon_reading){0};
+        if (!read_guest(co, &busy_record, (long long)time(NULL), &g, &r, &at, &balloon_kib) ||
+            g.has_unused)
+            busy_record.nparams = -1; /* not read as a guest without statistics */
+    }
+}
+
+static void test_busy_guest_keeps_its_history(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    virDomainPtr big = virDomainLookupByName(co.conn, "vm-big");
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, most = 0, warnings;
+    struct verdict v = {0};
+    size_t at;
+    struct cycle cycle = {0};
+    const struct guest *g;
+
+    run_cycle(&co, true);
+    at = big ? history_index(&co, big) : SIZE_MAX;
+    if (at == SIZE_MAX || !co.history[at].read_before) {
+        fail(&v, "vm-big not known after a cycle");
+        goto cleanup;
+    }
+    virTypedParamsAddULLong(&params, &nparams, &most, "balloon.current",
+                            (unsigned long long)balloon_mib(&co, "vm-big") * 1024);
+    virTypedParamsAddULLong(&params, &nparams, &most, "balloon.maximum", 2048 * 1024);
+    busy_record = (virDomainStatsRecord){.dom = big, .params = params, .nparams = nparams};
+    warnings = count_in_stderr(read_busy_guest_six_times, &co, "leaving it alone");
+    at = history_index(&co, big);
+    if (at == SIZE_MAX || co.history_count != 1) {
+        fail(&v, "vm-big lost its history while busy");
+        goto cleanup;
+    }
+    if (busy_record.nparams < 0)
+        fail(&v, "a busy guest was not read as a guest without statistics");
+    if (warnings || co.history[at].stats_period_set || co.history[at].cycles_without_stats)
+        fail(&v,
+             "a busy guest was taken for one without balloon statistics: %d warnings, "
+             "statistics period %s, %d cycles without",
+             warnings,
+             co.history[at].stats_period_set ? "set (a call that waits on it)" : "not set",
+             co.history[at].cycles_without_stats);
+    if (!co.history[at].read_before || !co.history[at].seen || !co.history[at].use_count)
+        fail(&v, "vm-big lost what it was known by while busy");
+    /* Its statistics back, it is read as before, the same guest. */
+    read_cycle(&co, &cycle);
+    g = find_guest(&cycle.snap, "vm-big");
+    if (!g || !g->has_unused || history_index(&co, big) == SIZE_MAX)
+        fail(&v, "vm-big not read with its statistics after being busy");
+    free_cycle(&cycle);
+cleanup:
+    virTypedParamsFree(params, nparams);
+    if (big)
+        virDomainFree(big);
+    close_node(&co);
+    report("libvirt: a guest whose statistics did not come (NOWAIT) keeps its history, and "
+           "nothing waits on it",
+           &v);
+}
+
 static void destroy_all(struct coordinator *co)
 {
     destroy_guest(co, "vm-big");
@@ -508,5 +634,7 @@ int main(int argc, char **argv)
     test_no_running_guests();
     test_settings_from_metadata();
     test_settings_change();
+    test_paused_guest_keeps_its_history();
+    test_busy_guest_keeps_its_history();
     return tests_status();
 }
