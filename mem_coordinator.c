@@ -413,9 +413,8 @@ static bool guest_measured(const struct guest *g)
 }
 
 /* A guest at its max cannot be fed, and one at the floor cannot give: as the
- * most starved or most wasteful they would only block the next guest in line
- * (in make e2e, three guests at their max kept a fourth from being fed until
- * it was OOM-killed). */
+ * most starved or most wasteful they would only block the next guest in line,
+ * who may be starving. */
 static bool can_grow(const struct guest *g, const struct config *cfg)
 {
     return g->max_kib - g->target_kib >= max_ll(cfg->min_step_kib, 1024);
@@ -461,9 +460,8 @@ static size_t most_wasteful(const struct snapshot *snap, const struct config *cf
  * WASTE_THRESHOLD from the host. With nobody starved, the most wasteful guest
  * shrinks until WASTE_THRESHOLD of it is left unused.
  * Half of a little over WASTE_THRESHOLD would leave the donor right on the
- * starvation line, and the balloon's own bookkeeping takes it a few KiB below
- * (tests/replay/seed-s3.json, t=9 and 10: vm4 gave 150 of 300 MiB, read 149.9
- * and was fed 300 MiB from the host): a donor keeps MIN_STEP above the line.
+ * starvation line, which the balloon's own bookkeeping takes it a few KiB
+ * below, to be fed from the host at once: a donor keeps MIN_STEP above it.
  */
 static void plan_seed(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
@@ -582,8 +580,8 @@ static long long target_unused(const struct guest *g, const struct config *cfg)
 
 /* A guest whose use falls faster than the band between the thresholds a
  * second frees memory of its own. Slower falls may be a balloon's move
- * caught half-way in its statistics (tests/replay/seed-s3.json: vm4's use
- * read 37, 77, 37 MiB while it was fed and trimmed). */
+ * caught half-way in its statistics, which make a guest's use wobble by
+ * tens of MiB while it is fed and trimmed. */
 static bool freeing(const struct guest *g, const struct config *cfg)
 {
     return g->use_rate_kib_s < -(cfg->waste_kib - cfg->starve_kib);
@@ -1051,9 +1049,9 @@ static long long rate_between(const struct guest_history *h, int from, int to)
  * guest that starts to grow is seen at once, one that stops only after a
  * few samples, and one that freed memory for as long as the fall is in the
  * window. A growth that starts reads low in its first interval, which it
- * filled only in part: adaptive looks again within a second to see it
- * whole. Doubling such a reading instead fed noise: under emulation a guest
- * growing at 60 MiB/s reads 8, then 61 in a row (make bench, turns). */
+ * filled only in part; the next look, a second later, sees it whole.
+ * Readings are taken as they come: under emulation a steady growth can read
+ * a few MiB/s in one interval and its full rate in the next. */
 static void track_use(struct guest_history *h, const struct balloon_reading *r, long long waste_kib,
                       long long now, struct guest *g)
 {
