@@ -2230,19 +2230,26 @@ static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
     }
 }
 
-/* Files we write are appended to, never through a symlink planted in their
- * place (root writes them), and are not made writable by others. */
-static FILE *open_output(const char *path)
+/* A stream on a file opened for writing with flags, or NULL. Files we
+ * write are never written through a symlink planted in their place (root
+ * writes them), and are not made writable by others. */
+static FILE *open_stream(const char *path, int flags, const char *mode)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0644);
     FILE *out;
 
     if (fd < 0)
         return NULL;
-    out = fdopen(fd, "a");
+    out = fdopen(fd, mode);
     if (!out)
         close(fd);
     return out;
+}
+
+/* The trace is appended to. */
+static FILE *open_output(const char *path)
+{
+    return open_stream(path, O_APPEND, "a");
 }
 
 static void json_string(FILE *out, const char *s)
@@ -2372,15 +2379,7 @@ static void guest_sample(FILE *out, const char *name, const char *guest, const c
  * another user keeps open), which is then never written through. */
 static FILE *create_new(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    FILE *out;
-
-    if (fd < 0)
-        return NULL;
-    out = fdopen(fd, "w");
-    if (!out)
-        close(fd);
-    return out;
+    return open_stream(path, O_EXCL, "w");
 }
 
 /* The Prometheus text format that node_exporter's textfile collector reads,
