@@ -2221,8 +2221,8 @@ static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
         long long unmet_kib = cycle->plan.unmet_kib[i];
 
         if (unmet_kib >= co->cfg.min_step_kib && !h->short_reported)
-            warn("%s: left %lld MiB short of its need: the host and the other guests had %lld "
-                 "MiB to give, and guests of more shares, or fed before it, came first",
+            warn("%s: left %lld MiB short of its need; the host and the other guests could "
+                 "give %lld MiB in all this look",
                  cycle->snap.guests[i].name, mib(unmet_kib), mib(cycle->plan.available_kib));
         else if (unmet_kib == 0 && h->short_reported)
             info("%s: its need is met again", cycle->snap.guests[i].name);
