@@ -50,7 +50,7 @@
 #define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
 #define GROWN_HOLD_CYCLES    5   /* looks: a guest that grew gives nothing back for this long */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
-#define CLAIM_S              5    /* s: under contention, a grower is fed only if what it will
+#define CLAIM_S              10   /* s: under contention, a grower is fed only if what it will
                                      want this long fits beside those fed before it */
 #define DEFAULT_POLICY       "adaptive"
 
@@ -805,7 +805,7 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
 
     if (!by_turn || !donors)
         goto cleanup; /* no plan is always a safe plan */
-    plan->available_kib = host_room(plan, snap, cfg);
+    plan->available_kib = host_room(plan, snap, cfg) + snap->host_returning_kib;
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         long long spare_kib = spare(g, cfg, pressure);
@@ -814,11 +814,12 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
             top_shares = g->shares;
         if (needy(g, cfg)) {
             by_turn[needy_count++] = i;
-        } else if (spare_kib > 0) {
+            continue;
+        }
+        if (spare_kib > 0)
             donors[donor_count++] = donor_of(
                 snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
-            plan->available_kib += spare_kib;
-        }
+        plan->available_kib += max_ll(0, min_ll(spare(g, cfg, 1), g->resident_unused_kib));
     }
     sort_by_turn(snap, by_turn, needy_count);
     qsort(donors, donor_count, sizeof(*donors), giver_first);
