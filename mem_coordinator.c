@@ -142,6 +142,7 @@ struct snapshot {
     long long host_free_kib;
     long long host_promised_kib; /* growths under way, not yet drawn from the host */
     long long host_returning_kib; /* shrinks under way, not yet back on the host */
+    long long host_untouched_kib; /* guests' unused memory QEMU does not hold: theirs to touch */
     bool period_due; /* a PERIOD has passed: decide what waits for one */
 };
 
@@ -325,13 +326,16 @@ static void plan_add(struct plan *plan, size_t guest, long long delta_kib, size_
     };
 }
 
-/* Growths still under way will draw on the host's free memory: it cannot be
+/* What the host can still hand out. A balloon deflated into a guest costs
+ * the host nothing until the guest touches the pages, and then it costs
+ * without asking: unused memory QEMU does not hold is the guests' to touch,
+ * and growths still under way will draw on the host too. Neither can be
  * handed out a second time. */
 static long long host_room(const struct plan *plan, const struct snapshot *snap,
                            const struct config *cfg)
 {
-    return max_ll(0, snap->host_free_kib - snap->host_promised_kib - cfg->host_reserve_kib -
-                         plan->host_given_kib);
+    return max_ll(0, snap->host_free_kib - snap->host_promised_kib - snap->host_untouched_kib -
+                         cfg->host_reserve_kib - plan->host_given_kib);
 }
 
 static bool worth_a_resize(long long kib, const struct config *cfg)
@@ -629,16 +633,12 @@ static long long spare(const struct guest *g, const struct config *cfg, double p
 /* What a guest gives back to the host at once, return_step_kib at most. On
  * a roomy host only what it has held above the waste threshold for
  * return_after looks: a passing peak is left alone. Under pressure, its
- * spare at that pressure, but only memory QEMU holds for it: taking back
- * pages the guest never touched frees the host nothing, and leaves the
- * guest less for its next burst. */
+ * spare at that pressure. */
 static long long due_back(const struct guest *g, const struct config *cfg, double pressure)
 {
-    long long kib = min_ll(spare(g, cfg, pressure), cfg->return_step_kib);
-
-    if (pressure == 0)
-        return g->cycles_wasteful < cfg->return_after ? 0 : kib;
-    return min_ll(kib, max_ll(0, g->resident_unused_kib + min_ll(0, g->coming_kib)));
+    if (pressure == 0 && g->cycles_wasteful < cfg->return_after)
+        return 0;
+    return min_ll(spare(g, cfg, pressure), cfg->return_step_kib);
 }
 
 /* A guest that can give, and how much; the later ones are asked last. */
@@ -819,7 +819,7 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
         if (spare_kib > 0)
             donors[donor_count++] = donor_of(
                 snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
-        plan->available_kib += max_ll(0, min_ll(spare(g, cfg, 1), g->resident_unused_kib));
+        plan->available_kib += spare(g, cfg, 1);
     }
     sort_by_turn(snap, by_turn, needy_count);
     qsort(donors, donor_count, sizeof(*donors), giver_first);
@@ -1095,6 +1095,12 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
 static long long growth_under_way(const struct guest *g)
 {
     return max_ll(0, g->target_kib - g->actual_kib);
+}
+
+/* Unused memory a guest may touch at any moment, at the host's cost. */
+static long long untouched(const struct guest *g)
+{
+    return g->has_unused ? max_ll(0, g->unused_kib - g->resident_unused_kib) : 0;
 }
 
 /* What a guest's shrink under way will still give the host. */
@@ -1977,6 +1983,7 @@ static bool read_cycle(struct coordinator *co, struct cycle *cycle)
         cycle->domains[n] = cycle->records[i]->dom;
         cycle->snap.host_promised_kib += growth_under_way(&cycle->guests[n]);
         cycle->snap.host_returning_kib += shrink_under_way(&cycle->guests[n]);
+        cycle->snap.host_untouched_kib += untouched(&cycle->guests[n]);
         cycle->snap.count++;
     }
     cycle->snap.guests = cycle->guests;
@@ -2301,14 +2308,15 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
             "{\"cycle\":%lu,\"t\":%.3f,\"time\":%lld,\"policy\":\"%s\",\"starve_kib\":%lld,"
             "\"waste_kib\":%lld,\"min_guest_kib\":%lld,\"min_step_kib\":%lld,"
             "\"host_reserve_kib\":%lld,\"host_comfort_kib\":%lld,\"host_free_kib\":%lld,"
-            "\"host_promised_kib\":%lld,\"host_returning_kib\":%lld,\"period_due\":%s,"
+            "\"host_promised_kib\":%lld,\"host_returning_kib\":%lld,\"host_untouched_kib\":%lld,"
+            "\"period_due\":%s,"
             "\"host_pressure\":%.3f,\"available_kib\":%lld,"
             "\"wall_us\":%.0f,\"cpu_us\":%.0f,\"dry_run\":%s,\"guests\":[",
             co->cycle, seconds_between(&co->started, &now), (long long)time(NULL),
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
             co->cfg.min_step_kib, co->cfg.host_reserve_kib, co->cfg.host_comfort_kib,
             snap->host_free_kib, snap->host_promised_kib, snap->host_returning_kib,
-            snap->period_due ? "true" : "false", cycle->pressure, plan->available_kib,
+            snap->host_untouched_kib, snap->period_due ? "true" : "false", cycle->pressure, plan->available_kib,
             cycle->wall_us, cycle->cpu_us,
             co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {

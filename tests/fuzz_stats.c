@@ -96,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 see_guest(&scratch[i], &r, &cfg, cycle, now, &guests[i], &nonsense);
                 snap.host_promised_kib += growth_under_way(&guests[i]);
                 snap.host_returning_kib += shrink_under_way(&guests[i]);
+                snap.host_untouched_kib += untouched(&guests[i]);
             }
             policies[p].plan(&snap, &cfg, &plan);
             check_rules(&snap, &cfg, &plan, &v);

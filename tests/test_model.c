@@ -503,6 +503,7 @@ static void replay_trace(const char *dir, const char *file, const struct load *l
                      replayed[i]->name, nonsense);
             snap.host_promised_kib += growth_under_way(&guests[i]);
             snap.host_returning_kib += shrink_under_way(&guests[i]);
+            snap.host_untouched_kib += untouched(&guests[i]);
         }
         policy->plan(&snap, &cfg, &plan);
         for (size_t i = 0; i < plan.count; i++) {

@@ -45,6 +45,7 @@ struct policy_case {
     int period;                                /* s; 0: 1 */
     bool between;       /* a look between two PERIODs; false: a PERIOD's look */
     long long returning; /* MiB of shrinks under way */
+    long long untouched; /* MiB of the guests' unused memory QEMU does not hold */
 };
 
 static const struct policy_case seed_cases[] = {
@@ -450,6 +451,26 @@ static const struct policy_case adaptive_cases[] = {
      0,
      10,
      true},
+    {"memory the guests may touch at any moment is not the host's to give",
+     {{"vm1", 512, 100, 2048}},
+     256 + 600,
+     0,
+     {{"vm1", +50, "host"}},
+     0,
+     0,
+     false,
+     0,
+     550},
+    {"nor when the guests owe the host all its room",
+     {{"vm1", 512, 100, 2048}},
+     256 + 600,
+     0,
+     {},
+     0,
+     0,
+     false,
+     0,
+     600},
     {"memory on its way back to the host counts: no more is taken",
      {{"vm1", 1024, 500, 2048}},
      256 + 200,
@@ -505,11 +526,11 @@ static const struct policy_case adaptive_cases[] = {
      256 + 500,
      0,
      {{"vm1", +500, "host"}, {"vm2", -70, "host"}}},
-    {"under pressure, memory a guest never touched is not taken back: it frees nothing",
+    {"under pressure, untouched memory goes back too: the host owes it to the guest",
      {{"vm1", 1024, 600, 2048, .untouched = 600}},
      256 + 824,
      0,
-     {},
+     {{"vm1", -200, "host"}},
      0,
      10,
      true},
@@ -614,6 +635,7 @@ static void run_case(const struct policy *policy, const struct policy_case *row)
                             .host_free_kib = row->host_free * 1024,
                             .host_promised_kib = row->host_promised * 1024,
                             .host_returning_kib = row->returning * 1024,
+                            .host_untouched_kib = row->untouched * 1024,
                             .period_due = !row->between};
     size_t slots[ROW_GUESTS] = {0};
     struct plan plan = {.resizes = resizes, .slot_of = slots};
@@ -660,6 +682,7 @@ static void random_snapshots(const struct policy *policy, int rounds)
         snap.host_free_kib = random_mib(&seed, 0, 2048) * 1024 + random_mib(&seed, 0, 1023);
         snap.host_promised_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 1024) * 1024;
         snap.host_returning_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 1024) * 1024;
+        snap.host_untouched_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 1024) * 1024;
         for (size_t i = 0; i < snap.count; i++) {
             long long max = random_mib(&seed, 128, 4096) * 1024;
             long long actual = random_mib(&seed, 64 * 1024, max);
@@ -740,6 +763,7 @@ static void nonsense_snapshots(const struct policy *policy, int rounds)
         snap.host_free_kib = edgy_kib(&seed);
         snap.host_promised_kib = edgy_kib(&seed);
         snap.host_returning_kib = edgy_kib(&seed);
+        snap.host_untouched_kib = edgy_kib(&seed);
         for (size_t i = 0; i < snap.count; i++) {
             long long actual = edgy_kib(&seed),
                       target = rand_r(&seed) % 2 ? actual : edgy_kib(&seed);
