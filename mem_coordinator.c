@@ -41,17 +41,15 @@
 #include <libxml/xpath.h>
 
 /* Tunables: edit and run make again. The flags in -h override them. */
-#define STARVATION_THRESHOLD 150 /* MiB: less unused than this and a guest is starved */
-#define WASTE_THRESHOLD      300 /* MiB: more unused than this and a guest is wasteful */
-#define MIN_GUEST_MEMORY     200 /* MiB: no balloon is shrunk below this */
-#define HOST_RESERVE         256 /* MiB: host free memory never handed to guests */
-#define HOST_COMFORT         1024 /* MiB above HOST_RESERVE: less room than this and memory
-                                     is taken back by the host's need, not once a period */
-#define MIN_STEP             16  /* MiB: smaller resizes are not worth a balloon operation */
-#define GROWN_HOLD_CYCLES    5   /* looks: a guest that grew gives nothing back for this long */
+#define STARVATION_THRESHOLD 150  /* MiB: less unused than this and a guest is starved */
+#define WASTE_THRESHOLD      300  /* MiB: more unused than this and a guest is wasteful */
+#define MIN_GUEST_MEMORY     200  /* MiB: no balloon is shrunk below this */
+#define HOST_RESERVE         256  /* MiB: host free memory never handed to guests */
+#define HOST_COMFORT         1024 /* MiB above HOST_RESERVE: with less, memory goes back by need */
+#define MIN_STEP             16   /* MiB: smaller resizes are not worth a balloon operation */
+#define GROWN_HOLD_CYCLES    5    /* looks: a guest that grew gives nothing back for this long */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
-#define CLAIM_S              10   /* s: under contention, a grower is fed only if what it will
-                                     want this long fits beside those fed before it */
+#define CLAIM_S              10   /* s: how far ahead a grower's claim looks under contention */
 #define DEFAULT_POLICY       "adaptive"
 
 #ifndef VERSION
@@ -125,9 +123,9 @@ struct guest {
     long long coming_kib;     /* what its balloon will still add (+) or take (-) from that */
     long long use_rate_kib_s; /* how fast its used memory grows; negative: shrinks */
     int stats_interval_s;     /* between its last two statistics; 0: not known yet */
-    long long resident_unused_kib; /* unused memory QEMU holds: what taking it back frees the host */
-    long long guarantee_kib;  /* never shrunk below this (nor below the guest floor) */
-    unsigned shares;          /* its priority against the other guests */
+    long long resident_unused_kib;     /* of it, what QEMU holds: taking it back frees the host */
+    long long guarantee_kib;           /* never shrunk below this (nor below the guest floor) */
+    unsigned shares;                   /* its priority against the other guests */
     unsigned long cycles_wasteful;     /* in a row with more unused than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
@@ -140,10 +138,10 @@ struct snapshot {
     const struct guest *guests; /* sorted by name */
     size_t count;
     long long host_free_kib;
-    long long host_promised_kib; /* growths under way, not yet drawn from the host */
+    long long host_promised_kib;  /* growths under way, not yet drawn from the host */
     long long host_returning_kib; /* shrinks under way, not yet back on the host */
     long long host_untouched_kib; /* guests' unused memory QEMU does not hold: theirs to touch */
-    bool period_due; /* a PERIOD has passed: decide what waits for one */
+    bool period_due;              /* a PERIOD has passed: decide what waits for one */
 };
 
 #define PEER_HOST SIZE_MAX /* a resize whose memory comes from or goes to the host */
@@ -690,8 +688,7 @@ static long long spare_for(const struct snapshot *snap, const struct config *cfg
  * not take the host's last comfort, so that its claims never put the host
  * under the pressure that takes memory back from guests of more shares. */
 static long long host_room_for(const struct plan *plan, const struct snapshot *snap,
-                               const struct config *cfg, const struct guest *g,
-                               unsigned top_shares)
+                               const struct config *cfg, const struct guest *g, unsigned top_shares)
 {
     long long room = host_room(plan, snap, cfg);
 
@@ -755,11 +752,12 @@ static long long unmet_need(const struct guest *g, const struct config *cfg,
 }
 
 /* Memory goes back to the host by the host's need. Under pressure, at every
- * look, idle guests first (VMware ESX taxes idle memory the same way), each
- * down to what it keeps at that pressure, until the host has its comfort
- * again, counting what is already on its way back. Once a PERIOD, every
- * guest gives what it has held above its waste threshold, whatever the
- * host's room. givers: scratch room for every guest. */
+ * look, idle guests first (VMware ESX taxes idle memory the same way), then
+ * those of fewer shares, then memory QEMU holds (giver_first), each down to
+ * what it keeps at that pressure, until the host has its comfort again,
+ * counting what is already on its way back. Once a PERIOD, every guest
+ * gives what it has held above its waste threshold, whatever the host's
+ * room. givers: scratch room for every guest. */
 static void take_back(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                       struct donor *givers)
 {
@@ -786,11 +784,12 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
  * Serves every needy guest at every look and sizes what it gets by how fast
  * its use grows: a guest that waits until it is starved is too late for a
  * fast grower, whose statistics arrive once a second and whose balloon takes
- * another to move. Guests with more shares are served first, then those
- * being fed, then the one that runs out soonest. When the host's room and
- * the donors' spare cannot cover every grower's claim, a grower whose claim
- * does not fit beside those served before it is left short, so that the
- * others are fed whole. Donors give what lies above what they keep at the
+ * another to move. Guests with more shares are served first, then the guest
+ * fed last, then the one that runs out soonest. When all the host could
+ * muster (its room, shrinks on their way back, what every other guest could
+ * give under full pressure) cannot cover every grower's claim, a grower
+ * whose claim does not fit beside those served before it is left short, so
+ * that the others are fed whole. Donors give what lies above what they keep at the
  * host's pressure; what goes back to the host follows the host's need
  * (take_back). Sorting keeps a look O(n log n) in the guests.
  */
@@ -1646,8 +1645,7 @@ static const char *read_settings(virDomainPtr dom, struct guest_settings *settin
 
     *settings = default_settings();
     if (!xml)
-        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ? NULL
-                                                                   : "it cannot be read";
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ? NULL : "it cannot be read";
     doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     free(xml);
@@ -1687,8 +1685,8 @@ static bool use_settings(virDomainPtr dom, struct guest_history *history, struct
         history->settings_generation = generation;
         wrong = read_settings(dom, &history->settings);
         if (wrong && !history->settings_reported)
-            warn("%s: its mem_coordinator metadata makes no sense (%s); using the defaults",
-                 name, wrong);
+            warn("%s: its mem_coordinator metadata makes no sense (%s); using the defaults", name,
+                 wrong);
         else if (history->settings.left_alone && !history->settings_reported)
             info("%s: its metadata says manage=\"no\"; leaving it alone", name);
         history->settings_reported = wrong || history->settings.left_alone;
@@ -1999,10 +1997,9 @@ static void use_connection(struct coordinator *co, virConnectPtr conn)
 
     co->conn = conn;
     co->constant_stats = type && strcmp(type, "TEST") == 0;
-    co->settings_events =
-        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL,
-                                         NULL) >= 0;
+    co->settings_events = virConnectDomainEventRegisterAny(
+                              conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                              VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL, NULL) >= 0;
     if (!co->settings_events)
         debug("no metadata events (%s): settings are read again every %d s",
               virGetLastErrorMessage(), SETTINGS_REREAD_S);
@@ -2316,9 +2313,8 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
             co->cfg.policy->name, co->cfg.starve_kib, co->cfg.waste_kib, co->cfg.min_guest_kib,
             co->cfg.min_step_kib, co->cfg.host_reserve_kib, co->cfg.host_comfort_kib,
             snap->host_free_kib, snap->host_promised_kib, snap->host_returning_kib,
-            snap->host_untouched_kib, snap->period_due ? "true" : "false", cycle->pressure, plan->available_kib,
-            cycle->wall_us, cycle->cpu_us,
-            co->opt.dry_run ? "true" : "false");
+            snap->host_untouched_kib, snap->period_due ? "true" : "false", cycle->pressure,
+            plan->available_kib, cycle->wall_us, cycle->cpu_us, co->opt.dry_run ? "true" : "false");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct balloon_reading *reading = &readings[i];
@@ -2333,8 +2329,9 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
         json_figure(out, "available_kib", reading->has_available, reading->available_kib);
         json_figure(out, "last_update", reading->has_last_update, reading->last_update);
         json_figure(out, "rss_kib", reading->has_rss, reading->rss_kib);
-        fprintf(out, ",\"resident_unused_kib\":%lld,\"shares\":%u,\"guarantee_kib\":%lld,"
-                     "\"unmet_kib\":%lld",
+        fprintf(out,
+                ",\"resident_unused_kib\":%lld,\"shares\":%u,\"guarantee_kib\":%lld,"
+                "\"unmet_kib\":%lld",
                 g->resident_unused_kib, g->shares, g->guarantee_kib, plan->unmet_kib[i]);
         fprintf(out,
                 ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"settling\":%s,"

@@ -55,16 +55,16 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
         if (!back || back->peer != r->guest || back->delta_kib != -r->delta_kib)
             fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));
     }
-    if (from_host_kib > 0 && snap->host_free_kib - snap->host_promised_kib -
-                                     snap->host_untouched_kib - from_host_kib <
-                                 cfg->host_reserve_kib)
+    if (from_host_kib > 0 &&
+        snap->host_free_kib - snap->host_promised_kib - snap->host_untouched_kib - from_host_kib <
+            cfg->host_reserve_kib)
         fail(v, "host gives %lld KiB of %lld free (%lld promised), into its reserve", from_host_kib,
              snap->host_free_kib, snap->host_promised_kib);
     /* Taken back between PERIODs only by the host's need. */
     for (size_t i = 0; i < plan->count && !snap->period_due; i++)
         if (plan->resizes[i].peer == PEER_HOST && plan->resizes[i].delta_kib < 0 &&
-            snap->host_free_kib - snap->host_promised_kib - snap->host_untouched_kib - from_host_kib -
-                    cfg->host_reserve_kib >=
+            snap->host_free_kib - snap->host_promised_kib - snap->host_untouched_kib -
+                    from_host_kib - cfg->host_reserve_kib >=
                 cfg->host_comfort_kib)
             fail(v, "%s gives back to a roomy host between two PERIODs",
                  snap->guests[plan->resizes[i].guest].name);

@@ -553,7 +553,8 @@ static void test_settings_from_metadata(void)
     int warnings;
 
     co.cfg.policy = find_policy("adaptive");
-    warnings = count_in_stderr(three_looks, &co, "vm-bad: its mem_coordinator metadata makes no sense");
+    warnings =
+        count_in_stderr(three_looks, &co, "vm-bad: its mem_coordinator metadata makes no sense");
     if (warnings != 1)
         fail(&v, "vm-bad's nonsense warned %d times in three looks, not once", warnings);
     if (!read_cycle(&co, &cycle)) {
@@ -578,7 +579,8 @@ static void test_settings_from_metadata(void)
     expect_balloon(&co, "vm-alone", 1024, &v);
     /* Trimmed above the waste threshold, vm-prio stops within MIN_STEP of its guarantee. */
     if (balloon_mib(&co, "vm-prio") < 700 || balloon_mib(&co, "vm-prio") >= 700 + MIN_STEP)
-        fail(&v, "vm-prio holds %lld MiB, not down to its 700 MiB guarantee", balloon_mib(&co, "vm-prio"));
+        fail(&v, "vm-prio holds %lld MiB, not down to its 700 MiB guarantee",
+             balloon_mib(&co, "vm-prio"));
 done:
     close_node(&co);
     report("libvirt: shares, guarantee and manage=no from metadata; nonsense warned once", &v);

@@ -43,7 +43,7 @@ struct policy_case {
     struct expected_resize expect[ROW_GUESTS]; /* none: no resize at all */
     long long host_promised;                   /* MiB of growths under way */
     int period;                                /* s; 0: 1 */
-    bool between;       /* a look between two PERIODs; false: a PERIOD's look */
+    bool between;        /* a look between two PERIODs; false: a PERIOD's look */
     long long returning; /* MiB of shrinks under way */
     long long untouched; /* MiB of the guests' unused memory QEMU does not hold */
 };
@@ -502,7 +502,8 @@ static const struct policy_case adaptive_cases[] = {
      0,
      {{"vm1", +177, "host"}}},
     {"equal shares under contention: the guest fed last stays ahead of one fed before",
-     {{"vm1", 512, 90, 2048, .grown = 2, .rate = 30}, {"vm2", 512, 100, 2048, .grown = 1, .rate = 30}},
+     {{"vm1", 512, 90, 2048, .grown = 2, .rate = 30},
+      {"vm2", 512, 100, 2048, .grown = 1, .rate = 30}},
      256 + 300,
      0,
      {{"vm2", +177, "host"}}},
@@ -543,7 +544,8 @@ static const struct policy_case adaptive_cases[] = {
      10,
      true},
     {"under pressure, a guest with fewer shares gives back first",
-     {{"vm1", 1024, 600, 2048, .shares = 2000, .untouched = 100}, {"vm2", 1024, 600, 2048, .shares = 1000, .untouched = 300}},
+     {{"vm1", 1024, 600, 2048, .shares = 2000, .untouched = 100},
+      {"vm2", 1024, 600, 2048, .shares = 1000, .untouched = 300}},
      256 + 824,
      0,
      {{"vm2", -200, "host"}},
