@@ -163,7 +163,7 @@ struct plan {
     size_t count;
     long long host_given_kib; /* taken from the host by the grows so far */
     long long *unmet_kib;     /* per guest, if the caller wants it: need left unfed */
-    long long available_kib;  /* the host's room and the donors' spare, as the plan began */
+    long long available_kib;  /* all the host could muster for growers, as the plan began */
 };
 
 typedef void plan_fn(const struct snapshot *snap, const struct config *cfg, struct plan *plan);
@@ -1384,6 +1384,17 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     return sane_figure(dominfo.maxMem, &r->max_kib);
 }
 
+/* A whole number from low to high, and nothing else: what the command line
+ * and libvirt's XML say, and what a guest's metadata may. */
+static bool whole_number(const char *text, long long low, long long high, long long *value)
+{
+    char *end;
+
+    errno = 0;
+    *value = strtoll(text, &end, 10);
+    return !errno && end != text && *end == '\0' && *value >= low && *value <= high;
+}
+
 /* A size element of libvirt's XML in KiB, by its unit attribute (libvirt
  * writes KiB in live XML, but the schema allows others); -1 when unreadable. */
 static long long xml_size_kib(xmlNodePtr node)
@@ -1396,12 +1407,8 @@ static long long xml_size_kib(xmlNodePtr node)
     xmlChar *unit = xmlGetProp(node, (const xmlChar *)"unit");
     xmlChar *text = xmlNodeGetContent(node);
     long long kib = -1, value;
-    char *end;
 
-    errno = 0;
-    value = text ? strtoll((const char *)text, &end, 10) : -1;
-    if (text && !errno && end != (char *)text && *end == '\0' && value >= 0 &&
-        value <= MAX_MIB * 1024)
+    if (text && whole_number((const char *)text, 0, MAX_MIB * 1024, &value))
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
             if (strcmp(unit ? (const char *)unit : "KiB", units[i].unit) == 0)
                 kib = value * units[i].kib / units[i].per;
@@ -1620,16 +1627,6 @@ static struct guest_settings default_settings(void)
     return (struct guest_settings){.shares = DEFAULT_SHARES};
 }
 
-/* A whole number from low to high, and nothing else. */
-static bool parse_setting(const char *text, long long low, long long high, long long *value)
-{
-    char *end;
-
-    errno = 0;
-    *value = strtoll(text, &end, 10);
-    return !errno && end != text && *end == '\0' && *value >= low && *value <= high;
-}
-
 /* A guest's settings from the element in our namespace of its metadata, as
  * virsh metadata DOMAIN --uri urn:mem-coordinator:guest:1 --key mc --set
  * '<guest shares="2000" guarantee="1024" manage="no"/>' writes it: shares
@@ -1656,9 +1653,9 @@ static const char *read_settings(virDomainPtr dom, struct guest_settings *settin
         xmlChar *text = xmlNodeListGetString(doc, a->children, 1);
         const char *name = (const char *)a->name, *t = text ? (const char *)text : "";
 
-        if (strcmp(name, "shares") == 0 && parse_setting(t, 1, MAX_SHARES, &value))
+        if (strcmp(name, "shares") == 0 && whole_number(t, 1, MAX_SHARES, &value))
             settings->shares = (unsigned)value;
-        else if (strcmp(name, "guarantee") == 0 && parse_setting(t, 0, MAX_MIB, &value))
+        else if (strcmp(name, "guarantee") == 0 && whole_number(t, 0, MAX_MIB, &value))
             settings->guarantee_kib = value * 1024;
         else if (strcmp(name, "manage") == 0 && (strcmp(t, "yes") == 0 || strcmp(t, "no") == 0))
             settings->left_alone = strcmp(t, "no") == 0;
@@ -2546,12 +2543,9 @@ __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const ch
 /* A whole decimal number in [min, max], or a usage error naming what it was for. */
 static long long parse_number(const char *text, long long min, long long max, const char *what)
 {
-    char *end;
     long long value;
 
-    errno = 0;
-    value = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno == ERANGE || value < min || value > max)
+    if (!whole_number(text, min, max, &value))
         usage_error("%s must be a whole number from %lld to %lld, not '%s'", what, min, max,
                     quotable(text));
     return value;
