@@ -6,7 +6,9 @@
  *         rejects a flag the shim adds: a real libvirt error, not a mock);
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
- *         MC_FAULT_LOG).
+ *         MC_FAULT_LOG);
+ *   no-usable  the guests' statistics lack "usable" (MemAvailable), as an
+ *         old guest kernel's do: the driver's answer without that tag.
  * With MC_PLANT set, a hard link to that file is planted wherever the
  * program has just unlinked a *.tmp, as a local attacker racing it would.
  */
@@ -21,7 +23,7 @@
 
 #define UNKNOWN_FLAG (1U << 27) /* no virConnectGetAllDomainsStatsFlags has it */
 
-/* "fail", "down" or "" (no fault). */
+/* "fail", "down", "no-usable" or "" (no fault). */
 static const char *fault(void)
 {
     static char what[16];
@@ -38,6 +40,13 @@ static const char *fault(void)
     return what;
 }
 
+/* Whether libvirt's calls fail: "fail" or "down". */
+static int failing(void)
+{
+    return strcmp(fault(), "fail") == 0 || strcmp(fault(), "down") == 0;
+}
+
+typedef int memory_stats_fn(virDomainPtr, virDomainMemoryStatPtr, unsigned int, unsigned int);
 typedef int get_all_fn(virConnectPtr, unsigned int, virDomainStatsRecordPtr **, unsigned int);
 typedef int list_fn(virDomainPtr *, unsigned int, virDomainStatsRecordPtr **, unsigned int);
 typedef int is_alive_fn(virConnectPtr);
@@ -49,7 +58,7 @@ int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
 {
     get_all_fn *real = (get_all_fn *)dlsym(RTLD_NEXT, "virConnectGetAllDomainStats");
 
-    if (*fault())
+    if (failing())
         flags |= UNKNOWN_FLAG;
     return real(conn, stats, records, flags);
 }
@@ -59,9 +68,23 @@ int virDomainListGetStats(virDomainPtr *domains, unsigned int stats,
 {
     list_fn *real = (list_fn *)dlsym(RTLD_NEXT, "virDomainListGetStats");
 
-    if (*fault())
+    if (failing())
         flags |= UNKNOWN_FLAG;
     return real(domains, stats, records, flags);
+}
+
+int virDomainMemoryStats(virDomainPtr dom, virDomainMemoryStatPtr stats, unsigned int nr_stats,
+                         unsigned int flags)
+{
+    memory_stats_fn *real = (memory_stats_fn *)dlsym(RTLD_NEXT, "virDomainMemoryStats");
+    int count = real(dom, stats, nr_stats, flags), kept = 0;
+
+    if (count < 0 || strcmp(fault(), "no-usable") != 0)
+        return count;
+    for (int i = 0; i < count; i++)
+        if (stats[i].tag != VIR_DOMAIN_MEMORY_STAT_USABLE)
+            stats[kept++] = stats[i];
+    return kept;
 }
 
 int virConnectIsAlive(virConnectPtr conn)
