@@ -120,7 +120,7 @@ struct guest {
     long long target_kib;          /* where its balloon is heading: our last resize, or actual */
     long long max_kib;             /* the most its balloon may give it */
     long long unused_kib;          /* MemFree in its last statistics (not "available", its total) */
-    long long usable_kib;          /* MemAvailable: MemFree and the page cache it may drop */
+    long long usable_kib;          /* MemFree and the page cache it may drop (usable_of) */
     long long coming_kib;          /* what its balloon will still add (+) or take (-) from both */
     long long use_rate_kib_s;      /* how fast its used memory grows; negative: shrinks */
     int stats_interval_s;          /* between its last two statistics; 0: not known yet */
@@ -1018,11 +1018,15 @@ static enum balloon_event balloon_stopped(struct guest_history *h, const struct 
     return BALLOON_STOPPED_SHORT;
 }
 
-/* What a guest could use without the host: MemAvailable, or MemFree from a
- * guest that does not report it (an old kernel or balloon driver). */
+/* What a guest could use without the host: MemAvailable, which adds the
+ * page cache it can drop to MemFree, or MemFree from a guest that does not
+ * report it (an old kernel or balloon driver). MemAvailable also holds back
+ * the kernel's watermark reserve (70 MiB below MemFree on an idle 512 MiB
+ * test guest), which the starvation line already keeps a guest above:
+ * never less than MemFree, so a guest without cache is measured as before. */
 static long long usable_of(const struct balloon_reading *r)
 {
-    return r->has_usable ? r->usable_kib : r->unused_kib;
+    return r->has_usable ? max_ll(r->usable_kib, r->unused_kib) : r->unused_kib;
 }
 
 /* What a guest uses, from one sample of its statistics; -1 without one. */
