@@ -76,6 +76,7 @@
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
+#define RECONNECT_MAX_S      30   /* s: the longest wait to reconnect (a period if shorter) */
 #define SETTINGS_URI         "urn:mem-coordinator:guest:1" /* its metadata's namespace */
 #define MAX_SHARES           1000000
 #define SETTINGS_REREAD_S    60 /* s: without metadata events, settings are read again this often */
@@ -272,8 +273,9 @@ struct coordinator {
     unsigned long failed_cycles; /* cycles that could not */
     unsigned long failing;       /* cycles failed since the last that worked */
     unsigned long reconnects;
-    bool settings_events; /* libvirt says when a guest's metadata changes */
-    bool under_pressure;  /* said that the host is short of room */
+    bool settings_events;  /* libvirt says when a guest's metadata changes */
+    int settings_callback; /* its id, to deregister before the connection closes */
+    bool under_pressure;   /* said that the host is short of room */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -1994,14 +1996,27 @@ static void use_connection(struct coordinator *co, virConnectPtr conn)
 
     co->conn = conn;
     co->constant_stats = type && strcmp(type, "TEST") == 0;
-    co->settings_events = virConnectDomainEventRegisterAny(
-                              conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                              VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL, NULL) >= 0;
+    co->settings_callback =
+        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL, NULL);
+    co->settings_events = co->settings_callback >= 0;
     if (!co->settings_events)
         debug("no metadata events (%s): settings are read again every %d s",
               virGetLastErrorMessage(), SETTINGS_REREAD_S);
     /* Changes made while we were away went unheard. */
     __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
+}
+
+/* A callback left registered holds the connection: virConnectClose would
+ * leave it open, and a reconnection leak one each time. */
+static void close_connection(struct coordinator *co)
+{
+    if (co->settings_events &&
+        virConnectDomainEventDeregisterAny(co->conn, co->settings_callback) < 0)
+        debug("cannot deregister the metadata events: %s", virGetLastErrorMessage());
+    co->settings_events = false;
+    virConnectClose(co->conn);
+    co->conn = NULL;
 }
 
 static bool guest_vanished(void)
@@ -3023,9 +3038,17 @@ static void sleep_out_backoff(struct coordinator *co, const struct timespec *dea
         cycle_requested = 1;
 }
 
+/* The wait before the next reconnection: double the last, up to a period
+ * and never above RECONNECT_MAX_S, since guests go unserved meanwhile. */
+static int next_reconnect_wait(int wait_s, int period_s)
+{
+    return (int)min_ll(2 * (long long)wait_s, min_ll(period_s, RECONNECT_MAX_S));
+}
+
 /* libvirtd restarts (an upgrade, a crash) and its guests run on: a lost
- * connection is opened anew, trying again after a backoff that doubles up
- * to a period, and every guest's history is kept. Said once each way. */
+ * connection is opened anew, trying again after a backoff that doubles
+ * (next_reconnect_wait), and every guest's history is kept. Said once each
+ * way. */
 static void reconnect(struct coordinator *co, struct timespec *deadline,
                       const sigset_t *sleeping_mask)
 {
@@ -3036,7 +3059,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
     while (!stop_requested) {
         conn = open_connection(co->opt.uri);
         if (conn) {
-            virConnectClose(co->conn);
+            close_connection(co);
             use_connection(co, conn);
             co->reconnects++;
             co->failing = 0; /* the reconnection is what said it works again */
@@ -3047,7 +3070,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
         clock_gettime(CLOCK_MONOTONIC, deadline);
         deadline->tv_sec += backoff_s;
         sleep_out_backoff(co, deadline, sleeping_mask);
-        backoff_s = backoff_s * 2 < co->opt.period_s ? backoff_s * 2 : co->opt.period_s;
+        backoff_s = next_reconnect_wait(backoff_s, co->opt.period_s);
     }
     clock_gettime(CLOCK_MONOTONIC, deadline);
 }
@@ -3140,7 +3163,7 @@ int main(int argc, char **argv)
     if (stop_requested)
         info("stopping on signal");
 
-    virConnectClose(co.conn);
+    close_connection(&co);
     free(co.history);
     if (co.trace)
         fclose(co.trace);

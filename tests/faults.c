@@ -6,7 +6,7 @@
  *         rejects a flag the shim adds: a real libvirt error, not a mock);
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
- *         MC_FAULT_LOG).
+ *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds).
  * With MC_PLANT set, a hard link to that file is planted wherever the
  * program has just unlinked a *.tmp, as a local attacker racing it would.
  */
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -75,12 +76,14 @@ virConnectPtr virConnectOpenAuth(const char *name, virConnectAuthPtr auth, unsig
 {
     open_auth_fn *real = (open_auth_fn *)dlsym(RTLD_NEXT, "virConnectOpenAuth");
     const char *log = getenv("MC_FAULT_LOG");
+    struct timespec now;
     FILE *out;
 
     if (strcmp(fault(), "down") != 0)
         return real(name, auth, flags);
+    clock_gettime(CLOCK_MONOTONIC, &now);
     if (log && (out = fopen(log, "a"))) {
-        fputs("reconnect\n", out);
+        fprintf(out, "reconnect %lld.%03ld\n", (long long)now.tv_sec, now.tv_nsec / 1000000);
         fclose(out);
     }
     return real("bogus:///down", auth, flags); /* fails with libvirt's own error */

@@ -31,7 +31,7 @@ static struct coordinator open_node(const char *node_file)
 
 static void close_node(struct coordinator *co)
 {
-    virConnectClose(co->conn);
+    close_connection(co);
     free(co->history);
 }
 
@@ -613,6 +613,73 @@ static void test_settings_change(void)
     report("libvirt: a change of a guest's metadata is read at the next look", &v);
 }
 
+static void reconnect_now(struct coordinator *co)
+{
+    struct timespec deadline;
+    sigset_t sleeping_mask;
+
+    sigemptyset(&sleeping_mask);
+    reconnect(co, &deadline, &sleeping_mask);
+}
+
+/* A reconnection closes the connection it replaces: the metadata callback
+ * registered on it would hold it open, one connection leaked each time. */
+static void test_reconnect_closes_the_old_connection(void)
+{
+    static char uri[PATH_MAX + 16];
+    struct coordinator co = open_node("four_guests.xml");
+    virConnectPtr old = co.conn;
+    struct verdict v = {0};
+    int references;
+
+    snprintf(uri, sizeof(uri), "test://%s/four_guests.xml", nodes_dir);
+    co.opt.uri = uri;
+    virConnectRef(old); /* ours: the last one left once the program has closed it */
+    if (count_in_stderr(reconnect_now, &co, "lost the connection") != 1)
+        fail(&v, "the lost connection was not said once");
+    if (co.conn == old || !co.settings_events || co.reconnects != 1)
+        fail(&v, "not reconnected: %lu reconnections, metadata events %s", co.reconnects,
+             co.settings_events ? "on" : "off");
+    references = virConnectClose(old);
+    if (references != 0)
+        fail(&v, "the old connection is still held by %d references after the reconnection",
+             references);
+    close_node(&co);
+    report("libvirt: a reconnection closes the old connection, its metadata callback "
+           "deregistered",
+           &v);
+}
+
+/* The waits between reconnections: doubling from 1 s, up to a period, and
+ * never above RECONNECT_MAX_S whatever the period. */
+static void test_reconnect_waits(void)
+{
+    static const struct {
+        int wait_s, period_s, next_s;
+    } rows[] = {
+        {1, 600, 2},
+        {2, 600, 4},
+        {8, 600, 16},
+        {16, 600, RECONNECT_MAX_S},
+        {RECONNECT_MAX_S, 600, RECONNECT_MAX_S},
+        {1, 1, 1},
+        {2, 3, 3},
+        {3, 3, 3},
+    };
+    struct verdict v = {0};
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int next = next_reconnect_wait(rows[i].wait_s, rows[i].period_s);
+
+        if (next != rows[i].next_s)
+            fail(&v, "after %d s at PERIOD %d: %d s, expected %d", rows[i].wait_s, rows[i].period_s,
+                 next, rows[i].next_s);
+    }
+    report("libvirt: reconnections wait twice as long each time, up to a period and at most "
+           "30 s",
+           &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -638,5 +705,7 @@ int main(int argc, char **argv)
     test_settings_change();
     test_paused_guest_keeps_its_history();
     test_busy_guest_keeps_its_history();
+    test_reconnect_closes_the_old_connection();
+    test_reconnect_waits();
     return tests_status();
 }
