@@ -2039,25 +2039,40 @@ static bool set_virtio_mem(virDomainPtr dom, const char *name, long long kib)
 }
 
 /* The mechanism layer: a guest's new total, by balloon or virtio-mem or both
- * (growing, the balloon goes first; giving back, virtio-mem). */
+ * (growing, the balloon goes first; giving back, virtio-mem). *reached_kib:
+ * the total its mechanisms now head for, 0 when none moved. One may move
+ * and the other fail: what moved is the host's all the same. */
 static bool set_total(struct guest_history *history, virDomainPtr dom, const char *name,
-                      long long balloon_now_kib, long long ceiling_kib, long long total_kib)
+                      long long balloon_now_kib, long long ceiling_kib, long long total_kib,
+                      long long *reached_kib)
 {
     long long balloon_kib, requested_kib;
     bool growing;
 
-    if (!history->mem.size_kib)
-        return set_balloon(dom, name, total_kib);
+    *reached_kib = 0;
+    if (!history->mem.size_kib) {
+        if (!set_balloon(dom, name, total_kib))
+            return false;
+        *reached_kib = total_kib;
+        return true;
+    }
     split_memory(&history->mem, ceiling_kib, total_kib, &balloon_kib, &requested_kib);
     growing = requested_kib > history->mem.requested_kib || balloon_kib > balloon_now_kib;
-    if (growing && balloon_kib != balloon_now_kib && !set_balloon(dom, name, balloon_kib))
-        return false;
+    if (growing && balloon_kib != balloon_now_kib) {
+        if (!set_balloon(dom, name, balloon_kib))
+            return false;
+        *reached_kib = balloon_kib + history->mem.requested_kib;
+    }
     if (requested_kib != history->mem.requested_kib) {
         if (!set_virtio_mem(dom, name, requested_kib))
             return false;
         history->mem.requested_kib = requested_kib;
+        *reached_kib = (growing ? balloon_kib : balloon_now_kib) + requested_kib;
     }
-    return growing || balloon_kib == balloon_now_kib || set_balloon(dom, name, balloon_kib);
+    if (!growing && balloon_kib != balloon_now_kib && !set_balloon(dom, name, balloon_kib))
+        return false;
+    *reached_kib = total_kib;
+    return true;
 }
 
 static void apply_resize(struct coordinator *co, const struct cycle *cycle, struct resize *r)
@@ -2065,10 +2080,18 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
     struct guest_history *history = &co->history[cycle->history_at[r->guest]];
     const struct guest *g = &cycle->snap.guests[r->guest];
     long long target_kib = g->target_kib + r->delta_kib;
-    long long ceiling_kib = g->max_kib - history->mem.size_kib;
+    long long ceiling_kib = g->max_kib - history->mem.size_kib, reached_kib;
+    bool done = set_total(history, cycle->domains[r->guest], g->name, cycle->balloon_kib[r->guest],
+                          ceiling_kib, target_kib, &reached_kib);
 
-    if (!set_total(history, cycle->domains[r->guest], g->name, cycle->balloon_kib[r->guest],
-                   ceiling_kib, target_kib)) {
+    if (reached_kib) {
+        note_resize(history, g, reached_kib, co->cycle);
+        if (r->delta_kib > 0)
+            history->grows++;
+        else
+            history->shrinks++;
+    }
+    if (!done) {
         r->outcome = FAILED;
         if (guest_vanished()) {
             warn("%s: gone before it could be resized", g->name);
@@ -2083,11 +2106,6 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
     }
     history->refused_backoff = 0;
     r->outcome = APPLIED;
-    note_resize(history, g, target_kib, co->cycle);
-    if (r->delta_kib > 0)
-        history->grows++;
-    else
-        history->shrinks++;
 }
 
 /* Shrinks go first, so that memory a move hands over has left the donor

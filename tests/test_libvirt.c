@@ -391,6 +391,41 @@ static void test_virtio_mem_guest(void)
            &v);
 }
 
+/* The test driver takes the balloon and refuses the device: the guest's
+ * balloon has grown to its boot memory all the same, and that move is
+ * recorded, where it heads and what it costs the host, though the resize
+ * as a whole failed. */
+static void one_look(struct coordinator *co)
+{
+    run_cycle(co, true);
+}
+
+static void test_virtio_mem_half_done(void)
+{
+    struct coordinator co = open_node("virtio_mem.xml");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *vmem;
+
+    co.cfg.starve_kib = 300 * 1024;
+    co.cfg.waste_kib = 600 * 1024; /* seed feeds it 600 MiB: 256 by balloon, 344 by virtio-mem */
+    if (count_in_stderr(one_look, &co, "vmem: cannot resize") != 1)
+        fail(&v, "the refused device update was not warned");
+    expect_balloon(&co, "vmem", 512, &v);
+    if (co.history_count != 1 || co.history[0].target_kib != 512 * 1024 || co.history[0].grows != 1)
+        fail(&v, "its balloon heads for %lld KiB after %lu grows, expected 512 MiB after one",
+             co.history_count ? co.history[0].target_kib : -1,
+             co.history_count ? co.history[0].grows : 0);
+    read_cycle(&co, &cycle);
+    vmem = find_guest(&cycle.snap, "vmem");
+    if (!vmem || vmem->cycles_since_growth != 1)
+        fail(&v, "the next look does not know that it grew: %lu looks since",
+             vmem ? vmem->cycles_since_growth : 0);
+    free_cycle(&cycle);
+    close_node(&co);
+    report("libvirt: a virtio-mem resize that fails after its balloon moved records the move", &v);
+}
+
 /* A guest paused (virsh suspend, a snapshot, a migration's last phase)
  * keeps its history, and its balloon, whose driver cannot answer, is never
  * resized: run again, it is the guest it was, not a stranger. */
@@ -700,6 +735,7 @@ int main(int argc, char **argv)
     test_receiver_vanishes();
     test_guest_without_balloon();
     test_virtio_mem_guest();
+    test_virtio_mem_half_done();
     test_no_running_guests();
     test_settings_from_metadata();
     test_settings_change();
