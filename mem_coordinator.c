@@ -276,6 +276,7 @@ struct coordinator {
     bool settings_events;  /* libvirt says when a guest's metadata changes */
     int settings_callback; /* its id, to deregister before the connection closes */
     bool under_pressure;   /* said that the host is short of room */
+    bool metrics_failing;  /* said that the metrics cannot be written */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -2418,23 +2419,87 @@ static FILE *create_new(const char *path)
     return open_stream(path, O_EXCL, "w");
 }
 
+/* Why no metrics file may stand at path, or NULL. It is replaced whole by
+ * a rename, so only a regular file may be there, or none: as root,
+ * --metrics /dev/null would otherwise make the device a file. */
+static const char *not_replaceable(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? NULL : strerror(errno);
+    return S_ISREG(st.st_mode) ? NULL : "not a regular file, which the metrics would replace";
+}
+
+/* FILE.tmp, new, for the metrics of FILE; NULL, and why in *why, when it
+ * cannot be had. */
+static FILE *create_temporary(const char *path, char *temporary, size_t size, const char **why)
+{
+    FILE *out = NULL;
+
+    if (snprintf(temporary, size, "%s.tmp", path) >= (int)size)
+        *why = strerror(ENAMETOOLONG);
+    else if (!(*why = not_replaceable(temporary)) &&
+             ((unlink(temporary) < 0 && errno != ENOENT) || !(out = create_new(temporary))))
+        *why = strerror(errno);
+    return out;
+}
+
+/* Why the metrics cannot be written to path, or NULL: asked at start, so
+ * that a bad path is one line and exit status 2, as a bad --trace is. */
+static const char *metrics_unwritable(const char *path, char *temporary, size_t size)
+{
+    const char *why = not_replaceable(path);
+    FILE *out;
+
+    if (why) {
+        snprintf(temporary, size, "%s", path);
+        return why;
+    }
+    out = create_temporary(path, temporary, size, &why);
+    if (out) {
+        fclose(out);
+        unlink(temporary);
+    }
+    return why;
+}
+
+/* A failure to write the metrics is said once, and again only after they
+ * were written: at every look it would flood the log. */
+__attribute__((format(printf, 2, 3))) static void metrics_failed(struct coordinator *co,
+                                                                 const char *fmt, ...)
+{
+    char message[PATH_MAX + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (co->metrics_failing)
+        debug("%s", message);
+    else
+        warn("%s; trying again at each look", message);
+    co->metrics_failing = true;
+}
+
 /* The Prometheus text format that node_exporter's textfile collector reads,
  * rewritten whole each cycle: written to a temporary file, then renamed over
- * the last, so that a scrape never sees half of it. cycle is NULL after a
- * cycle that failed. */
-static void write_metrics(const struct coordinator *co, const struct cycle *cycle)
+ * the last, so that a scrape never sees half of it. A temporary that cannot
+ * take its place is removed. cycle is NULL after a cycle that failed. */
+static void write_metrics(struct coordinator *co, const struct cycle *cycle)
 {
     const struct guest *guests = cycle ? cycle->snap.guests : NULL;
     size_t count = cycle ? cycle->snap.count : 0, unresponsive = 0;
     char temporary[PATH_MAX];
+    const char *why;
     FILE *out;
+    int error;
 
     if (!co->opt.metrics_path)
         return;
-    if (snprintf(temporary, sizeof(temporary), "%s.tmp", co->opt.metrics_path) >=
-            (int)sizeof(temporary) ||
-        (unlink(temporary) < 0 && errno != ENOENT) || !(out = create_new(temporary))) {
-        warn("cannot write the metrics to '%s.tmp': %s", co->opt.metrics_path, strerror(errno));
+    out = create_temporary(co->opt.metrics_path, temporary, sizeof(temporary), &why);
+    if (!out) {
+        metrics_failed(co, "cannot write the metrics to '%s': %s", temporary, why);
         return;
     }
     metric_header(out, "guest_balloon_bytes", "gauge", "Memory the guest's balloon leaves it.");
@@ -2495,8 +2560,17 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
     fprintf(out, "mem_coordinator_reconnects_total %lu\n", co->reconnects);
     metric_header(out, "last_cycle_timestamp_seconds", "gauge", "When the last cycle ended.");
     fprintf(out, "mem_coordinator_last_cycle_timestamp_seconds %lld\n", (long long)time(NULL));
-    if (fclose(out) == EOF || rename(temporary, co->opt.metrics_path) < 0)
-        warn("cannot write the metrics to '%s': %s", co->opt.metrics_path, strerror(errno));
+    why = not_replaceable(co->opt.metrics_path);
+    error = fclose(out) == EOF || (!why && rename(temporary, co->opt.metrics_path) < 0) ? errno : 0;
+    if (why || error) {
+        unlink(temporary);
+        metrics_failed(co, "cannot write the metrics to '%s': %s", co->opt.metrics_path,
+                       why ? why : strerror(error));
+        return;
+    }
+    if (co->metrics_failing)
+        info("the metrics are written again to '%s'", co->opt.metrics_path);
+    co->metrics_failing = false;
 }
 
 /* Options */
@@ -2668,6 +2742,8 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
             opt->syslog = true;
             break;
         case OPT_METRICS:
+            if (!*optarg)
+                usage_error("--metrics needs a file name");
             opt->metrics_path = optarg;
             break;
         case OPT_GUESTS:
@@ -2696,6 +2772,10 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
     opt->period_s = (int)parse_number(argv[optind++], 1, MAX_PERIOD, "PERIOD (seconds)");
     if (optind < argc)
         usage_error("unexpected argument '%s'", quotable(argv[optind]));
+    /* Given the service's options, a dry run would overwrite its metrics
+     * with figures of resizes never made. */
+    if (opt->dry_run && opt->metrics_path)
+        usage_error("a dry run writes no metrics: drop --metrics or -n");
     if (cfg->starve_kib >= cfg->waste_kib)
         usage_error("the starvation threshold (%lld MiB) must be below the waste threshold "
                     "(%lld MiB)",
@@ -3140,6 +3220,13 @@ int main(int argc, char **argv)
         if (!co.trace)
             usage_error("cannot open trace file '%s': %s", quotable(co.opt.trace_path),
                         strerror(errno));
+    }
+    if (co.opt.metrics_path) {
+        char checked[PATH_MAX];
+        const char *why = metrics_unwritable(co.opt.metrics_path, checked, sizeof(checked));
+
+        if (why)
+            usage_error("cannot write the metrics to '%s': %s", quotable(checked), why);
     }
     /* From here on, with --syslog, the journal hears what goes wrong. */
     if (co.opt.syslog) {

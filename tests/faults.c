@@ -6,12 +6,15 @@
  *         rejects a flag the shim adds: a real libvirt error, not a mock);
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
- *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds).
+ *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds);
+ *   rename  rename(2) fails with EIO, as on a failing disk.
  * With MC_PLANT set, a hard link to that file is planted wherever the
  * program has just unlinked a *.tmp, as a local attacker racing it would.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,7 @@
 
 #define UNKNOWN_FLAG (1U << 27) /* no virConnectGetAllDomainsStatsFlags has it */
 
-/* "fail", "down" or "" (no fault). */
+/* "fail", "down", "rename" or "" (no fault). */
 static const char *fault(void)
 {
     static char what[16];
@@ -44,13 +47,21 @@ typedef int list_fn(virDomainPtr *, unsigned int, virDomainStatsRecordPtr **, un
 typedef int is_alive_fn(virConnectPtr);
 typedef virConnectPtr open_auth_fn(const char *, virConnectAuthPtr, unsigned int);
 typedef int unlink_fn(const char *);
+typedef int rename_fn(const char *, const char *);
+
+static bool libvirt_fails(void)
+{
+    const char *what = fault();
+
+    return strcmp(what, "fail") == 0 || strcmp(what, "down") == 0;
+}
 
 int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
                                 virDomainStatsRecordPtr **records, unsigned int flags)
 {
     get_all_fn *real = (get_all_fn *)dlsym(RTLD_NEXT, "virConnectGetAllDomainStats");
 
-    if (*fault())
+    if (libvirt_fails())
         flags |= UNKNOWN_FLAG;
     return real(conn, stats, records, flags);
 }
@@ -60,7 +71,7 @@ int virDomainListGetStats(virDomainPtr *domains, unsigned int stats,
 {
     list_fn *real = (list_fn *)dlsym(RTLD_NEXT, "virDomainListGetStats");
 
-    if (*fault())
+    if (libvirt_fails())
         flags |= UNKNOWN_FLAG;
     return real(domains, stats, records, flags);
 }
@@ -99,4 +110,15 @@ int unlink(const char *path)
     if (plant && length > 4 && strcmp(path + length - 4, ".tmp") == 0)
         link(plant, path);
     return result;
+}
+
+int rename(const char *from, const char *to)
+{
+    rename_fn *real = (rename_fn *)dlsym(RTLD_NEXT, "rename");
+
+    if (strcmp(fault(), "rename") == 0) {
+        errno = EIO;
+        return -1;
+    }
+    return real(from, to);
 }

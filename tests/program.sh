@@ -126,6 +126,51 @@ expect "program: the metrics' temporary is never written through a file planted 
     test "$(cat "$scratch/precious-metrics")" = precious -a \
     -n "$(grep "cannot write the metrics to '$scratch/planted.prom.tmp': File exists" "$scratch/planted-m.out")"
 
+# --metrics replaces its file by a rename: what is not a regular file (a
+# device, a pipe) is never replaced, and refused at start in one line.
+mkfifo "$scratch/pipe.prom"
+bounded "$program" -c "$four" --once -q --metrics "$scratch/pipe.prom" 1 >"$scratch/pipe.out" 2>&1
+status=$?
+expect "program: --metrics refuses at start a path that is not a regular file, and leaves it be" \
+    "status $status, $(stat -c %F "$scratch/pipe.prom"): $(cat "$scratch/pipe.out")" \
+    test "$status" = 2 -a -p "$scratch/pipe.prom" -a "$(wc -l <"$scratch/pipe.out")" = 1 -a \
+    ! -e "$scratch/pipe.prom.tmp"
+
+# A dry run writes no metrics: with the service's options it would
+# overwrite the service's file.
+echo precious >"$scratch/service.prom"
+bounded "$program" -c "$four" --once -n --metrics "$scratch/service.prom" 1 >"$scratch/dry-m.out" 2>&1
+status=$?
+expect "program: a dry run refuses --metrics, and leaves the file alone" \
+    "status $status, the file: $(cat "$scratch/service.prom"): $(cat "$scratch/dry-m.out")" \
+    test "$status" = 2 -a "$(cat "$scratch/service.prom")" = precious
+
+# While it runs, a metrics file that became a pipe is left be, and a rename
+# that fails leaves no temporary behind; each is warned once, and said when
+# the metrics are written again.
+MC_FAULT="$scratch/fault" LD_PRELOAD="$faults" "$program" -c "$four" --wait \
+    --metrics "$scratch/run.prom" --trace "$scratch/run-m.json" 1 >"$scratch/run-m.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/run-m.json" 1
+rm -f "$scratch/run.prom" && mkfifo "$scratch/run.prom"
+trace_lines "$scratch/run-m.json" 3
+[ -p "$scratch/run.prom" ] && piped=yes || piped=no
+rm -f "$scratch/run.prom"
+trace_lines "$scratch/run-m.json" 4
+echo rename >"$scratch/fault"
+trace_lines "$scratch/run-m.json" 7
+signal_and_wait TERM "$pid" 5
+rm -f "$scratch/fault"
+expect "program: a metrics file that is no longer a regular file is left be" \
+    "still a pipe two looks later: $piped: $(cat "$scratch/run-m.out")" test "$piped" = yes
+expect "program: a metrics file that cannot take its place leaves no temporary behind" \
+    "$(ls "$scratch"/run.prom*)" test ! -e "$scratch/run.prom.tmp"
+expect "program: metrics that cannot be written are warned once a failure, and said when written again" \
+    "$(grep metrics "$scratch/run-m.out")" \
+    test "$(grep -c "cannot write the metrics to '$scratch/run.prom': not a regular file" "$scratch/run-m.out")" = 1 -a \
+    "$(grep -c "cannot write the metrics to '$scratch/run.prom': Input/output error" "$scratch/run-m.out")" = 1 -a \
+    "$(grep -c 'the metrics are written again' "$scratch/run-m.out")" = 1
+
 # One coordinator per libvirt connection: a second refuses with status 4
 # while the first runs, and starts once it has gone.
 "$program" -c "$four" -q --wait --trace "$scratch/first.json" 1 >/dev/null 2>&1 &
@@ -428,14 +473,14 @@ expect "program: make install puts the default file the unit reads under DESTDIR
     "$(grep -s '^EnvironmentFile=' "$unit"; find "$root" -type f)" \
     test -n "$(grep -s '^MEM_COORDINATOR_OPTS=' "$defaults")" \
     -a -n "$(grep -sx 'EnvironmentFile=-/etc/default/mem_coordinator' "$unit")"
-# The default file's options are ones the program takes: one dry cycle with
+# The default file's options are ones the program takes: one cycle with
 # them, on the test driver and with the metrics in the scratch directory
 # (this tree's own nodes: test:///default's lock may be held by a make
 # test in another checkout).
 opts=$(sh -c '. "$1" && echo "$MEM_COORDINATOR_OPTS"' sh "$defaults" |
     sed -e "s|qemu:///system|$four|" -e "s|--metrics [^ ]*|--metrics $scratch/default.prom|")
 # shellcheck disable=SC2086 # split as systemd splits $MEM_COORDINATOR_OPTS
-bounded "$program" --once -n $opts >"$scratch/defaults.out" 2>&1
+bounded "$program" --once $opts >"$scratch/defaults.out" 2>&1
 status=$?
 expect "program: the default file's options run a cycle and write the metrics" \
     "status $status, options '$opts': $(cat "$scratch/defaults.out")" \
