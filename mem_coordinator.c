@@ -277,6 +277,7 @@ struct coordinator {
     int settings_callback; /* its id, to deregister before the connection closes */
     bool under_pressure;   /* said that the host is short of room */
     bool metrics_failing;  /* said that the metrics cannot be written */
+    bool none_balanced;    /* said that guests run but none is balanced */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -1226,6 +1227,7 @@ enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
 /* One cycle's view of the world. It holds the libvirt records, which own the
  * domain handles and the names the snapshot points to. */
 struct cycle {
+    int active; /* guests that run or are paused, balanced or not: while any is, we go on */
     virDomainStatsRecordPtr *records;
     struct guest *guests;
     struct balloon_reading *readings; /* parallel to guests */
@@ -1875,21 +1877,25 @@ cleanup:
 #define GUEST_STATS  (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
 #define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
-/* The statistics of every active guest; -1, said, when they cannot be had. */
-static int read_all_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+/* The statistics of every active guest; -1, said, when they cannot be had.
+ * *active: how many there are. */
+static int read_all_stats(struct coordinator *co, virDomainStatsRecordPtr **records, int *active)
 {
     int found = virConnectGetAllDomainStats(
         co->conn, GUEST_STATS, records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
 
     if (found < 0)
         cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+    *active = found;
     return found;
 }
 
 /* The balloon statistics of the active guests whose names match the
  * pattern, and no other guest's: list them, then read only those. -1,
- * said, when they cannot be had. */
-static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+ * said, when they cannot be had. *active: how many there are, matching
+ * or not. */
+static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records,
+                               int *active)
 {
     virDomainPtr *domains = NULL;
     int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
@@ -1899,6 +1905,7 @@ static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr *
         cycle_failed(co, "cannot list the guests: %s", virGetLastErrorMessage());
         return -1;
     }
+    *active = listed;
     for (int i = 0; i < listed; i++) {
         if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
             domains[matching++] = domains[i];
@@ -1941,8 +1948,8 @@ static void keep_history(struct coordinator *co, virDomainPtr dom)
  * snapshot. */
 static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
-    int found = co->opt.guest_pattern ? read_matching_stats(co, &cycle->records)
-                                      : read_all_stats(co, &cycle->records);
+    int found = co->opt.guest_pattern ? read_matching_stats(co, &cycle->records, &cycle->active)
+                                      : read_all_stats(co, &cycle->records, &cycle->active);
     long long now = (long long)time(NULL);
 
     if (found < 0)
@@ -2264,6 +2271,20 @@ static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
             info("%s: its need is met again", cycle->snap.guests[i].name);
         h->short_reported = unmet_kib >= co->cfg.min_step_kib || (h->short_reported && unmet_kib);
     }
+}
+
+/* Guests that run though none is balanced (paused, left alone by their
+ * metadata, or not matching --guests) keep the program running: said once,
+ * since it then changes nothing. */
+static void report_none_balanced(struct coordinator *co, const struct cycle *cycle)
+{
+    bool none = cycle->active > 0 && cycle->snap.count == 0;
+
+    if (none && !co->none_balanced)
+        info("%d guest%s run, none of them balanced (paused, left alone by their metadata, or "
+             "not matching --guests); waiting",
+             cycle->active, cycle->active == 1 ? "" : "s");
+    co->none_balanced = none;
 }
 
 /* A stream on a file opened for writing with flags, or NULL. Files we
@@ -2802,6 +2823,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
         apply_plan(co, &cycle);
     report_pressure(co, &cycle);
     report_shortfalls(co, &cycle);
+    report_none_balanced(co, &cycle);
     clock_gettime(CLOCK_MONOTONIC, &wall[1]);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
     cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
@@ -2809,7 +2831,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     report_cycle(co, &cycle.snap, &cycle.plan);
     trace_cycle(co, &cycle);
     write_metrics(co, &cycle);
-    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
+    result = cycle.active ? CYCLE_DONE : CYCLE_NO_GUESTS;
     if (co->failing)
         info("cycles work again, after %lu that failed", co->failing);
     co->failing = 0;

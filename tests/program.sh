@@ -451,6 +451,19 @@ expect "program: --wait keeps it running with no guest" "alive: $alive" test "$a
 expect "program: --wait still traces its empty cycles" "$(cat "$scratch/wait.json")" \
     test "$(jq -s '[.[].guests | length] | (length >= 2) and all(. == 0)' "$scratch/wait.json")" = true
 
+# Guests that run though none is balanced (here none matches --guests;
+# paused ones and ones left alone are the libvirt tests'): it runs on, and
+# says so once.
+"$program" -c "$four" --guests 'nomatch*' 1 >"$scratch/nomatch.out" 2>&1 &
+pid=$!
+sleep 2.5
+if kill -0 "$pid" 2>/dev/null; then alive=yes; else alive=no; fi
+kill -TERM "$pid" 2>/dev/null
+wait_for_exit "$pid" 5
+expect "program: it runs on while guests run, though none is balanced, and says so once" \
+    "alive after 2.5 s: $alive: $(cat "$scratch/nomatch.out")" \
+    test "$alive" = yes -a "$(grep -c '3 guests run, none of them balanced' "$scratch/nomatch.out")" = 1
+
 # Every handle and record freed.
 if needs "program: one cycle is valgrind-clean" valgrind valgrind; then
     timeout -k 5 120 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \

@@ -571,6 +571,36 @@ static void test_no_running_guests(void)
     report("libvirt: a cycle with no running guest says so", &v);
 }
 
+/* A guest that is paused, or left alone by its metadata, still runs: the
+ * program runs on while any does, though it has none to balance. */
+static void test_guests_run_though_none_is_balanced(void)
+{
+    static const char *const names[] = {"vm-big", "vm-mid", "vm-small"};
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    enum cycle_result result;
+
+    for (size_t i = 0; i < 3; i++) {
+        virDomainPtr dom = virDomainLookupByName(co.conn, names[i]);
+
+        if (!dom ||
+            (i == 0 ? virDomainSuspend(dom)
+                    : virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, "<guest manage='no'/>",
+                                           "mc", SETTINGS_URI, VIR_DOMAIN_AFFECT_LIVE)) < 0)
+            fail(&v, "cannot pause %s or leave it alone: %s", names[i], virGetLastErrorMessage());
+        if (dom)
+            virDomainFree(dom);
+    }
+    result = run_cycle(&co, true);
+    if (result != CYCLE_DONE || !co.none_balanced)
+        fail(&v, "the look %s, %s that none is balanced",
+             result == CYCLE_NO_GUESTS ? "says that no guest runs" : "did not complete",
+             co.none_balanced ? "and says" : "and does not say");
+    close_node(&co);
+    report("libvirt: guests paused or left alone still run: the look says so, not that none runs",
+           &v);
+}
+
 static void three_looks(struct coordinator *co)
 {
     for (int i = 0; i < 3; i++)
@@ -737,6 +767,7 @@ int main(int argc, char **argv)
     test_virtio_mem_guest();
     test_virtio_mem_half_done();
     test_no_running_guests();
+    test_guests_run_though_none_is_balanced();
     test_settings_from_metadata();
     test_settings_change();
     test_paused_guest_keeps_its_history();
