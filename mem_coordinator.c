@@ -14,6 +14,7 @@
  */
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -205,7 +206,8 @@ struct balloon_reading {
 struct guest_settings {
     unsigned shares;
     long long guarantee_kib;
-    bool left_alone; /* manage="no": never read nor resized */
+    bool left_alone; /* manage="no", or metadata that makes no sense: never read nor resized */
+    char wrong[160]; /* what in it makes no sense, as said; empty when all of it does */
 };
 
 /* A guest's virtio-mem devices, as its live XML describes them; the first is
@@ -221,12 +223,12 @@ struct virtio_mem {
  * a new guest may take a gone one's name. */
 struct guest_history {
     unsigned char uuid[VIR_UUID_BUFLEN];
-    bool seen;              /* this cycle; the unseen are forgotten */
-    bool stats_period_set;  /* we asked its balloon for statistics */
-    bool no_stats_reported; /* and said so when it still gave none */
-    bool nonsense_reported; /* said that its figures make no sense */
-    bool settings_reported; /* said that its metadata makes no sense, or leaves it alone */
-    bool short_reported;    /* said that it was left short of its need */
+    bool seen;                         /* this cycle; the unseen are forgotten */
+    bool stats_period_set;             /* we asked its balloon for statistics */
+    bool no_stats_reported;            /* and said so when it still gave none */
+    bool nonsense_reported;            /* said that its figures make no sense */
+    bool unreadable_reported;          /* said that its metadata cannot be read */
+    bool short_reported;               /* said that it was left short of its need */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
     int cycles_without_stats;
@@ -1220,6 +1222,25 @@ static long long mib(long long kib)
     return kib / 1024;
 }
 
+/* A command-line argument or a guest's setting fit to quote in a one-line
+ * message: control characters escaped, and cut short past 80 bytes. */
+static const char *quotable(const char *text)
+{
+    static char quoted[128];
+    size_t at = 0;
+
+    for (; *text && at < 80; text++) {
+        unsigned char c = (unsigned char)*text;
+
+        if (c < 0x20 || c == 0x7f)
+            at += (size_t)snprintf(quoted + at, sizeof(quoted) - at, "\\x%02x", c);
+        else
+            quoted[at++] = (char)c;
+    }
+    snprintf(quoted + at, sizeof(quoted) - at, "%s", *text ? "..." : "");
+    return quoted;
+}
+
 /* libvirt layer */
 
 enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
@@ -1390,14 +1411,16 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
 }
 
 /* A whole number from low to high, and nothing else: what the command line
- * and libvirt's XML say, and what a guest's metadata may. */
+ * and libvirt's XML say, and what a guest's metadata may. strtoll would
+ * skip leading blanks: ' 700' is a typo, not a number. */
 static bool whole_number(const char *text, long long low, long long high, long long *value)
 {
     char *end;
 
     errno = 0;
     *value = strtoll(text, &end, 10);
-    return !errno && end != text && *end == '\0' && *value >= low && *value <= high;
+    return !errno && end != text && !isspace((unsigned char)*text) && *end == '\0' &&
+           *value >= low && *value <= high;
 }
 
 /* A size element of libvirt's XML in KiB, by its unit attribute (libvirt
@@ -1632,70 +1655,155 @@ static struct guest_settings default_settings(void)
     return (struct guest_settings){.shares = DEFAULT_SHARES};
 }
 
-/* A guest's settings from the element in our namespace of its metadata, as
+/* The first thing in a guest's metadata that makes no sense is said; any
+ * such thing leaves the guest alone. */
+__attribute__((format(printf, 2, 3))) static void settings_wrong(struct guest_settings *settings,
+                                                                 const char *fmt, ...)
+{
+    va_list ap;
+
+    settings->left_alone = true;
+    if (settings->wrong[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(settings->wrong, sizeof(settings->wrong), fmt, ap);
+    va_end(ap);
+}
+
+/* One attribute of a guest's <guest> element. A manage that is not "yes"
+ * leaves the guest alone, whatever else it says: an admin who wrote
+ * manage='No' meant to keep us off it. */
+static void read_setting(struct guest_settings *settings, const char *name, const char *text,
+                         long long max_kib)
+{
+    long long value;
+
+    if (strcmp(name, "manage") == 0) {
+        if (strcmp(text, "yes") != 0)
+            settings->left_alone = true;
+        if (strcmp(text, "yes") != 0 && strcmp(text, "no") != 0)
+            settings_wrong(settings, "manage='%s' is not yes or no", quotable(text));
+    } else if (strcmp(name, "shares") == 0) {
+        if (whole_number(text, 1, MAX_SHARES, &value))
+            settings->shares = (unsigned)value;
+        else
+            settings_wrong(settings, "shares='%s' is not a whole number from 1 to %d",
+                           quotable(text), MAX_SHARES);
+    } else if (strcmp(name, "guarantee") == 0) {
+        if (!whole_number(text, 0, MAX_MIB, &value))
+            settings_wrong(settings, "guarantee='%s' is not a whole number of MiB", quotable(text));
+        else if (value * 1024 > max_kib)
+            settings_wrong(settings, "guarantee='%s' is above its maximum of %lld MiB",
+                           quotable(text), mib(max_kib));
+        else
+            settings->guarantee_kib = value * 1024;
+    } else {
+        settings_wrong(settings, "%.40s='%s' is not shares, guarantee or manage", name,
+                       quotable(text));
+    }
+}
+
+/*
+ * A guest's settings from the element in our namespace of its metadata, as
  * virsh metadata DOMAIN --uri urn:mem-coordinator:guest:1 --key mc --set
  * '<guest shares="2000" guarantee="1024" manage="no"/>' writes it: shares
- * from 1 to MAX_SHARES, a guarantee in MiB, manage yes or no. Without one,
- * the defaults. NULL, or what makes no sense (the defaults are used then). */
-static const char *read_settings(virDomainPtr dom, struct guest_settings *settings)
+ * from 1 to MAX_SHARES, a guarantee in MiB up to the guest's max_kib, and
+ * manage yes or no, as attributes. Without one, the defaults. What makes no
+ * sense leaves the guest alone, said in settings->wrong, unless manage="no"
+ * says so plainly. False when libvirt cannot give them: settings->wrong
+ * then says why.
+ */
+static bool read_settings(virDomainPtr dom, long long max_kib, struct guest_settings *settings)
 {
     char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SETTINGS_URI, 0);
     xmlDocPtr doc;
     xmlNodePtr guest;
-    const char *wrong = NULL;
-    long long value;
+    bool manage_no = false;
 
     *settings = default_settings();
-    if (!xml)
-        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ? NULL : "it cannot be read";
+    if (!xml) {
+        if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA)
+            return true;
+        snprintf(settings->wrong, sizeof(settings->wrong), "%s", virGetLastErrorMessage());
+        return false;
+    }
     doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     free(xml);
     guest = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!guest || strcmp((const char *)guest->name, "guest") != 0)
-        wrong = "no <guest> element";
-    for (xmlAttrPtr a = guest ? guest->properties : NULL; a && !wrong; a = a->next) {
+        settings_wrong(settings, "no <guest> element");
+    for (xmlAttrPtr a = guest ? guest->properties : NULL; a; a = a->next) {
         xmlChar *text = xmlNodeListGetString(doc, a->children, 1);
-        const char *name = (const char *)a->name, *t = text ? (const char *)text : "";
+        const char *t = text ? (const char *)text : "";
 
-        if (strcmp(name, "shares") == 0 && whole_number(t, 1, MAX_SHARES, &value))
-            settings->shares = (unsigned)value;
-        else if (strcmp(name, "guarantee") == 0 && whole_number(t, 0, MAX_MIB, &value))
-            settings->guarantee_kib = value * 1024;
-        else if (strcmp(name, "manage") == 0 && (strcmp(t, "yes") == 0 || strcmp(t, "no") == 0))
-            settings->left_alone = strcmp(t, "no") == 0;
-        else
-            wrong = "an attribute that is not shares (1 to 1000000), guarantee (MiB) or manage "
-                    "(yes or no)";
+        manage_no |= strcmp((const char *)a->name, "manage") == 0 && strcmp(t, "no") == 0;
+        read_setting(settings, (const char *)a->name, t, max_kib);
         xmlFree(text);
     }
+    for (xmlNodePtr child = guest ? guest->children : NULL; child; child = child->next)
+        if (child->type == XML_ELEMENT_NODE)
+            settings_wrong(settings, "<%s> inside <guest>, where only its attributes count",
+                           quotable((const char *)child->name));
     xmlFreeDoc(doc);
-    if (wrong)
-        *settings = default_settings();
-    return wrong;
+    if (manage_no) /* said plainly: nothing else it says matters */
+        settings->wrong[0] = '\0';
+    if (settings->left_alone) {
+        settings->shares = DEFAULT_SHARES;
+        settings->guarantee_kib = 0;
+    }
+    return true;
 }
 
-/* A guest's settings, read when it is first seen and whenever libvirt says
- * they changed; a guest whose settings leave it alone is said so once, and
- * false. g takes its shares and guarantee. */
-static bool use_settings(virDomainPtr dom, struct guest_history *history, struct guest *g)
+/* What is said of a guest's settings as they change: once each. */
+static void say_settings(const char *name, const struct guest_settings *now,
+                         const struct guest_settings *before)
+{
+    if (before && now->left_alone == before->left_alone && strcmp(now->wrong, before->wrong) == 0)
+        return;
+    if (now->wrong[0])
+        warn("%s: its mem_coordinator metadata makes no sense: %s; leaving it alone", name,
+             now->wrong);
+    else if (now->left_alone)
+        info("%s: its metadata says manage=\"no\"; leaving it alone", name);
+    else if (before)
+        info("%s: its metadata lets it be balanced again", name);
+}
+
+/*
+ * A guest's settings, read when it is first seen, whenever libvirt says
+ * they changed, and at every look while libvirt cannot give them. Metadata
+ * errors leave a guest alone rather than managed: settings that cannot be
+ * read keep those last read, and a guest whose settings were never read is
+ * left alone until they are. False: leave it alone. g takes its shares and
+ * guarantee; max_kib: the most its balloon may give it.
+ */
+static bool use_settings(virDomainPtr dom, long long max_kib, struct guest_history *history,
+                         struct guest *g)
 {
     unsigned long generation = __atomic_load_n(&settings_generation, __ATOMIC_RELAXED);
-    const char *name = virDomainGetName(dom), *wrong;
+    const char *name = virDomainGetName(dom);
+    struct guest_settings read;
 
     if (history->settings_generation != generation) {
-        history->settings_generation = generation;
-        wrong = read_settings(dom, &history->settings);
-        if (wrong && !history->settings_reported)
-            warn("%s: its mem_coordinator metadata makes no sense (%s); using the defaults", name,
-                 wrong);
-        else if (history->settings.left_alone && !history->settings_reported)
-            info("%s: its metadata says manage=\"no\"; leaving it alone", name);
-        history->settings_reported = wrong || history->settings.left_alone;
+        if (!read_settings(dom, max_kib, &read)) {
+            if (!history->unreadable_reported)
+                warn("%s: cannot read its mem_coordinator metadata (%s); %s", name, read.wrong,
+                     history->settings_generation ? "keeping the settings last read"
+                                                  : "leaving it alone until it can");
+            history->unreadable_reported = true;
+        } else {
+            say_settings(name, &read, history->settings_generation ? &history->settings : NULL);
+            if (history->unreadable_reported)
+                info("%s: its mem_coordinator metadata can be read again", name);
+            history->unreadable_reported = false;
+            history->settings = read;
+            history->settings_generation = generation;
+        }
     }
     g->shares = history->settings.shares;
     g->guarantee_kib = history->settings.guarantee_kib;
-    return !history->settings.left_alone;
+    return history->settings_generation && !history->settings.left_alone;
 }
 
 /* A guest's balloon figures this cycle: from its record, or asked one by
@@ -1769,7 +1877,7 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
         return false;
     }
     history->seen = true;
-    if (!use_settings(record->dom, history, g))
+    if (!use_settings(record->dom, r->max_kib, history, g))
         return false;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
         debug("%s: cannot read its virtio-mem: %s", g->name, virGetLastErrorMessage());
@@ -2637,25 +2745,6 @@ static void print_help(void)
     printf("\nexit status: %d done, %d cannot go on, %d bad usage, %d cannot connect,\n"
            "             %d another coordinator balances the same libvirt\n",
            EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT, EXIT_LOCKED);
-}
-
-/* A command-line argument fit to quote in a one-line message: control
- * characters escaped, and cut short past 80 bytes. */
-static const char *quotable(const char *text)
-{
-    static char quoted[128];
-    size_t at = 0;
-
-    for (; *text && at < 80; text++) {
-        unsigned char c = (unsigned char)*text;
-
-        if (c < 0x20 || c == 0x7f)
-            at += (size_t)snprintf(quoted + at, sizeof(quoted) - at, "\\x%02x", c);
-        else
-            quoted[at++] = (char)c;
-    }
-    snprintf(quoted + at, sizeof(quoted) - at, "%s", *text ? "..." : "");
-    return quoted;
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)

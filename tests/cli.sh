@@ -19,6 +19,7 @@ cases=(
     "negative PERIOD read as an option|2|unknown option '-5'|-5"
     "non-numeric PERIOD|2|not 'abc'|abc"
     "PERIOD with trailing junk|2|not '3s'|3s"
+    "PERIOD with a leading blank|2|not ' 3'| 3"
     "empty PERIOD|2|not ''|"
     "fractional PERIOD|2|not '1.5'|1.5"
     "PERIOD above a day|2|not '86401'|86401"

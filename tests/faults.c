@@ -7,7 +7,9 @@
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
  *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds);
- *   rename  rename(2) fails with EIO, as on a failing disk.
+ *   rename  rename(2) fails with EIO, as on a failing disk;
+ *   metadata  virDomainGetMetadata fails (libvirt rejects a flag the shim
+ *         adds).
  * With MC_PLANT set, a hard link to that file is planted wherever the
  * program has just unlinked a *.tmp, as a local attacker racing it would.
  */
@@ -25,7 +27,7 @@
 
 #define UNKNOWN_FLAG (1U << 27) /* no virConnectGetAllDomainsStatsFlags has it */
 
-/* "fail", "down", "rename" or "" (no fault). */
+/* "fail", "down", "rename", "metadata" or "" (no fault). */
 static const char *fault(void)
 {
     static char what[16];
@@ -48,6 +50,7 @@ typedef int is_alive_fn(virConnectPtr);
 typedef virConnectPtr open_auth_fn(const char *, virConnectAuthPtr, unsigned int);
 typedef int unlink_fn(const char *);
 typedef int rename_fn(const char *, const char *);
+typedef char *metadata_fn(virDomainPtr, int, const char *, unsigned int);
 
 static bool libvirt_fails(void)
 {
@@ -121,4 +124,13 @@ int rename(const char *from, const char *to)
         return -1;
     }
     return real(from, to);
+}
+
+char *virDomainGetMetadata(virDomainPtr domain, int type, const char *uri, unsigned int flags)
+{
+    metadata_fn *real = (metadata_fn *)dlsym(RTLD_NEXT, "virDomainGetMetadata");
+
+    if (strcmp(fault(), "metadata") == 0)
+        flags |= UNKNOWN_FLAG;
+    return real(domain, type, uri, flags);
 }

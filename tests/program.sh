@@ -352,6 +352,34 @@ expect "program: --once whose cycle fails exits 1, saying libvirt's error" \
     "status $status: $(cat "$scratch/once-fail.out")" \
     test "$status" = 1 -a -n "$(grep "cannot read the guests' statistics: unsupported flags" "$scratch/once-fail.out")"
 
+# Metadata libvirt cannot give (virDomainGetMetadata fails) leaves a guest
+# whose settings were never read alone until they are, and keeps the
+# settings last read of a guest read before (here read again after a
+# reconnection, as after any metadata event).
+echo metadata >"$scratch/fault"
+MC_FAULT="$scratch/fault" LD_PRELOAD="$faults" "$program" -c "test://$nodes/settings.xml" --wait \
+    --trace "$scratch/meta.json" 1 >"$scratch/meta.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/meta.json" 2
+rm -f "$scratch/fault"
+trace_lines "$scratch/meta.json" 3
+echo down >"$scratch/fault"
+for _ in $(seq 50); do grep -q 'lost the connection' "$scratch/meta.out" && break; sleep 0.1; done
+echo metadata >"$scratch/fault"
+for _ in $(seq 50); do grep -q 'reconnected to' "$scratch/meta.out" && break; sleep 0.1; done
+trace_lines "$scratch/meta.json" $(($(wc -l <"$scratch/meta.json") + 2))
+signal_and_wait TERM "$pid" 5
+rm -f "$scratch/fault"
+looks=$(jq -sc '[.[] | [.guests[] | "\(.name):\(.shares)"] | join(" ")]' "$scratch/meta.json")
+expect "program: a guest whose metadata cannot be read, and never was, is left alone until it is" \
+    "guests at each look: $looks: $(cat "$scratch/meta.out")" \
+    test "$(jq -sc '[.[:3][] | [.guests[].name]]' "$scratch/meta.json")" = '[[],[],["vm-plain","vm-prio"]]' -a \
+    "$(grep -c "vm-plain: cannot read its mem_coordinator metadata (.*unsupported flags.*); leaving it alone until it can" "$scratch/meta.out")" = 1
+expect "program: metadata that cannot be read keeps the settings last read" \
+    "guests at each look: $looks: $(cat "$scratch/meta.out")" \
+    test "$(jq -sc '.[-1] | [.guests[] | "\(.name):\(.shares)"]' "$scratch/meta.json")" = '["vm-plain:1000","vm-prio:2000"]' -a \
+    "$(grep -c "vm-prio: cannot read its mem_coordinator metadata (.*); keeping the settings last read" "$scratch/meta.out")" = 1
+
 # A libvirtd gone for a while: reconnections back off, 1 s apart, then
 # twice that up to the PERIOD (1, 2, 2 s at PERIOD 2), and a SIGHUP or
 # SIGUSR1 meanwhile (1.5 s in) does not cut the backoff short.
