@@ -77,6 +77,7 @@
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
+#define STOP_RESIZE_WAIT_S   15   /* s: the longest a stop waits for the resizes under way */
 #define RECONNECT_MAX_S      30   /* s: the longest wait to reconnect (a period if shorter) */
 #define SETTINGS_URI         "urn:mem-coordinator:guest:1" /* its metadata's namespace */
 #define MAX_SHARES           1000000
@@ -229,6 +230,7 @@ struct guest_history {
     bool nonsense_reported;            /* said that its figures make no sense */
     bool unreadable_reported;          /* said that its metadata cannot be read */
     bool short_reported;               /* said that it was left short of its need */
+    bool in_job;                       /* runs a job (a migration): left alone until it ends */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
     int cycles_without_stats;
@@ -1854,6 +1856,32 @@ static void note_statistics(struct coordinator *co, virDomainPtr dom, struct gue
     history->no_stats_reported = false;
 }
 
+/* Guests that run a job (a migration, a save, a dump) are left alone until
+ * it ends: a resize would change the memory the job is copying. Drivers
+ * without jobs (the test driver) run none. Asked only of a guest about to
+ * be resized, and then at each look until its job ends, so that a look
+ * stays one bulk call. */
+static bool runs_a_job(virDomainPtr dom)
+{
+    virDomainJobInfo job;
+
+    if (virDomainGetJobInfo(dom, &job) < 0) {
+        debug("%s: no job information: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        return false;
+    }
+    return job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED;
+}
+
+/* A guest known to run a job, asked again: true while it still does. */
+static bool job_goes_on(virDomainPtr dom, struct guest_history *history)
+{
+    if (runs_a_job(dom))
+        return true;
+    history->in_job = false;
+    info("%s: its job has ended; balancing it again", virDomainGetName(dom));
+    return false;
+}
+
 /* Read one guest into g and r, its history's index into *at: its settings,
  * its balloon, its mechanisms, and the balloon model's view of them, saying
  * what changed. False when it vanished while we looked, or is to be left
@@ -1877,6 +1905,8 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
         return false;
     }
     history->seen = true;
+    if (history->in_job && job_goes_on(record->dom, history))
+        return false;
     if (!use_settings(record->dom, r->max_kib, history, g))
         return false;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
@@ -2224,6 +2254,31 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
     r->outcome = APPLIED;
 }
 
+/* Resizes of guests that run a job are skipped, and so is the other end of
+ * a move with one: a donor gives only to the receiver it was planned for. */
+static void skip_guests_in_jobs(struct coordinator *co, struct cycle *cycle)
+{
+    struct plan *plan = &cycle->plan;
+
+    for (size_t i = 0; i < plan->count; i++) {
+        struct resize *r = &plan->resizes[i];
+
+        if (!runs_a_job(cycle->domains[r->guest]))
+            continue;
+        r->outcome = SKIPPED;
+        co->history[cycle->history_at[r->guest]].in_job = true;
+        info("%s: runs a job (a migration, a save or a dump); left alone until it ends",
+             cycle->snap.guests[r->guest].name);
+    }
+    for (size_t i = 0; i < plan->count; i++) {
+        struct resize *r = &plan->resizes[i];
+        const struct resize *peer = r->peer == PEER_HOST ? NULL : plan_find(plan, r->peer);
+
+        if (peer && peer->outcome == SKIPPED)
+            r->outcome = SKIPPED;
+    }
+}
+
 /* Shrinks go first, so that memory a move hands over has left the donor
  * before the receiver takes it; a receiver whose donor failed gets nothing,
  * since the host never agreed to feed it. */
@@ -2232,17 +2287,18 @@ static void apply_plan(struct coordinator *co, struct cycle *cycle)
     const struct snapshot *snap = &cycle->snap;
     struct plan *plan = &cycle->plan;
 
+    skip_guests_in_jobs(co, cycle);
     for (size_t i = 0; i < plan->count; i++) {
         struct resize *r = &plan->resizes[i];
 
-        if (r->delta_kib < 0)
+        if (r->delta_kib < 0 && r->outcome == PLANNED)
             apply_resize(co, cycle, r);
     }
     for (size_t i = 0; i < plan->count; i++) {
         struct resize *r = &plan->resizes[i];
         const struct resize *donor = r->peer == PEER_HOST ? NULL : plan_find(plan, r->peer);
 
-        if (r->delta_kib < 0)
+        if (r->delta_kib < 0 || r->outcome == SKIPPED)
             continue;
         if (donor && donor->outcome != APPLIED) {
             r->outcome = SKIPPED;
@@ -2389,8 +2445,8 @@ static void report_none_balanced(struct coordinator *co, const struct cycle *cyc
     bool none = cycle->active > 0 && cycle->snap.count == 0;
 
     if (none && !co->none_balanced)
-        info("%d guest%s run, none of them balanced (paused, left alone by their metadata, or "
-             "not matching --guests); waiting",
+        info("%d guest%s run, none of them balanced (paused, running a job, left alone by "
+             "their metadata, or not matching --guests); waiting",
              cycle->active, cycle->active == 1 ? "" : "s");
     co->none_balanced = none;
 }
@@ -2894,6 +2950,11 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
 
 /* Main loop */
 
+/* True while a plan's resizes are made: a stop lets them finish, so that no
+ * donor gives without its receiver taking (stop_if_stuck). Shared with
+ * libvirt's event loop thread. */
+static bool resizing;
+
 /* One cycle, a look at every guest: read, decide, apply, report. period_due:
  * a PERIOD has passed, and what waits for one is decided too. */
 static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
@@ -2908,8 +2969,11 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
         goto cleanup;
     cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg);
     co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
-    if (!co->opt.dry_run)
+    if (!co->opt.dry_run) {
+        __atomic_store_n(&resizing, true, __ATOMIC_SEQ_CST);
         apply_plan(co, &cycle);
+        __atomic_store_n(&resizing, false, __ATOMIC_SEQ_CST);
+    }
     report_pressure(co, &cycle);
     report_shortfalls(co, &cycle);
     report_none_balanced(co, &cycle);
@@ -2986,23 +3050,28 @@ static void advance_deadline(struct timespec *deadline, int interval_s)
         *deadline = now;
 }
 
-/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more. */
+/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more.
+ * With no time left, still unblock the signals for a moment: cycles that
+ * overrun their look run back to back, and a stop must not wait for one
+ * that does not. */
 static void sleep_until(const struct timespec *deadline, const sigset_t *sleeping_mask)
 {
     struct timespec now, left;
 
-    for (;;) {
+    while (!stop_requested && !cycle_requested && !reopen_requested) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (stop_requested || cycle_requested || reopen_requested ||
-            !timespec_before(&now, deadline))
-            return;
-        left.tv_sec = deadline->tv_sec - now.tv_sec;
-        left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-        if (left.tv_nsec < 0) {
-            left.tv_sec--;
-            left.tv_nsec += 1000000000L;
+        left = (struct timespec){0};
+        if (timespec_before(&now, deadline)) {
+            left.tv_sec = deadline->tv_sec - now.tv_sec;
+            left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+            if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+            }
         }
         ppoll(NULL, 0, &left, sleeping_mask);
+        if (!left.tv_sec && !left.tv_nsec)
+            return;
     }
 }
 
@@ -3120,7 +3189,10 @@ static void lock_connection(virConnectPtr conn)
  * - a stop request: SIGINT and SIGTERM stay blocked outside our sleep, so one
  *   still pending a period after this thread first saw it means the main
  *   thread is stuck in libvirt, and we stop without it (after STOP_WAIT_S
- *   at most: a cycle takes milliseconds).
+ *   at most: a cycle takes milliseconds). Resizes under way are let finish,
+ *   for up to STOP_RESIZE_WAIT_S, longer than keepalive takes to fail a
+ *   call to a dead libvirtd: stopped between a donor's shrink and its
+ *   receiver's growth, a move would leave the receiver unfed.
  * The thread inherits the blocked signals, so it never takes one itself.
  */
 static int stop_grace_s = 1;
@@ -3136,6 +3208,7 @@ static long long monotonic_s(void)
 static void stop_if_stuck(int timer, void *opaque)
 {
     static long long pending_since;
+    long long waited_s;
     sigset_t pending;
 
     (void)timer;
@@ -3145,14 +3218,24 @@ static void stop_if_stuck(int timer, void *opaque)
         pending_since = 0;
         return;
     }
-    if (!pending_since)
+    if (!pending_since) {
         pending_since = monotonic_s();
-    else if (monotonic_s() - pending_since >= stop_grace_s) {
+        return;
+    }
+    waited_s = monotonic_s() - pending_since;
+    if (waited_s < stop_grace_s)
+        return;
+    if (!__atomic_load_n(&resizing, __ATOMIC_SEQ_CST))
         warn("libvirt has not answered in the %lld s since the stop request; stopping "
              "without it",
-             monotonic_s() - pending_since);
-        _exit(EXIT_OK); /* the main thread is inside a libvirt call: nothing else to undo */
-    }
+             waited_s);
+    else if (waited_s >= STOP_RESIZE_WAIT_S)
+        warn("the resizes under way have not finished in the %lld s since the stop request; "
+             "stopping without them",
+             waited_s);
+    else
+        return;
+    _exit(EXIT_OK); /* the main thread is inside a libvirt call: nothing else to undo */
 }
 
 static void *run_event_loop(void *unused)

@@ -9,7 +9,12 @@
  *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds);
  *   rename  rename(2) fails with EIO, as on a failing disk;
  *   metadata  virDomainGetMetadata fails (libvirt rejects a flag the shim
- *         adds).
+ *         adds);
+ *   slow, hang  each virDomainSetMemoryFlags takes 2 s, or 60 s, as on a
+ *         slow or a hung libvirtd (a line in MC_FAULT_LOG as each begins,
+ *         and as each ends);
+ *   job NAME  guest NAME runs a job, as a migration: virDomainGetJobInfo
+ *         says so (the test driver has no jobs).
  * With MC_PLANT set, a hard link to that file is planted wherever the
  * program has just unlinked a *.tmp, as a local attacker racing it would.
  */
@@ -27,10 +32,10 @@
 
 #define UNKNOWN_FLAG (1U << 27) /* no virConnectGetAllDomainsStatsFlags has it */
 
-/* "fail", "down", "rename", "metadata" or "" (no fault). */
+/* What the fault file says, or "" (no fault). */
 static const char *fault(void)
 {
-    static char what[16];
+    static char what[64];
     const char *path = getenv("MC_FAULT");
     FILE *file = path ? fopen(path, "r") : NULL;
 
@@ -51,6 +56,23 @@ typedef virConnectPtr open_auth_fn(const char *, virConnectAuthPtr, unsigned int
 typedef int unlink_fn(const char *);
 typedef int rename_fn(const char *, const char *);
 typedef char *metadata_fn(virDomainPtr, int, const char *, unsigned int);
+typedef int set_memory_fn(virDomainPtr, unsigned long, unsigned int);
+typedef int job_info_fn(virDomainPtr, virDomainJobInfoPtr);
+
+/* A line in MC_FAULT_LOG. */
+static void log_line(const char *what, const char *name)
+{
+    const char *log = getenv("MC_FAULT_LOG");
+    struct timespec now;
+    FILE *out;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (log && (out = fopen(log, "a"))) {
+        fprintf(out, "%s %lld.%03ld %s\n", what, (long long)now.tv_sec, now.tv_nsec / 1000000,
+                name);
+        fclose(out);
+    }
+}
 
 static bool libvirt_fails(void)
 {
@@ -133,4 +155,32 @@ char *virDomainGetMetadata(virDomainPtr domain, int type, const char *uri, unsig
     if (strcmp(fault(), "metadata") == 0)
         flags |= UNKNOWN_FLAG;
     return real(domain, type, uri, flags);
+}
+
+int virDomainSetMemoryFlags(virDomainPtr domain, unsigned long memory, unsigned int flags)
+{
+    set_memory_fn *real = (set_memory_fn *)dlsym(RTLD_NEXT, "virDomainSetMemoryFlags");
+    const char *what = fault();
+    unsigned seconds = strcmp(what, "slow") == 0 ? 2 : strcmp(what, "hang") == 0 ? 60 : 0;
+    int result;
+
+    if (!seconds)
+        return real(domain, memory, flags);
+    log_line("resizing", virDomainGetName(domain));
+    sleep(seconds);
+    result = real(domain, memory, flags);
+    log_line("resized", virDomainGetName(domain));
+    return result;
+}
+
+int virDomainGetJobInfo(virDomainPtr domain, virDomainJobInfoPtr info)
+{
+    job_info_fn *real = (job_info_fn *)dlsym(RTLD_NEXT, "virDomainGetJobInfo");
+    const char *what = fault();
+
+    if (strncmp(what, "job ", 4) != 0 || strcmp(what + 4, virDomainGetName(domain)) != 0)
+        return real(domain, info);
+    memset(info, 0, sizeof(*info));
+    info->type = VIR_DOMAIN_JOB_UNBOUNDED;
+    return 0;
 }

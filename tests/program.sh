@@ -318,6 +318,59 @@ expect "program: SIGTERM ends it while libvirtd never answers" \
 expect "program: it says that libvirt did not answer" "$(cat "$scratch/silent.out")" \
     grep -q 'libvirt has not answered in the [0-9]* s since the stop request; stopping without it' "$scratch/silent.out"
 
+# A stop lets the resizes under way finish (here each takes 2 s, the move
+# from vm-big to vm-small 4 s, beyond the 1 s a stop waits on a libvirt
+# that does not answer): stopped between the donor's shrink and the
+# receiver's growth, the receiver would go unfed. A resize that hangs is
+# waited for STOP_RESIZE_WAIT_S (15 s) at most; that run, on a copy of the
+# node (a lock of its own), goes on while the next tests run.
+cp "$nodes/four_guests.xml" "$scratch/four_copy.xml"
+echo hang >"$scratch/hang-fault"
+MC_FAULT="$scratch/hang-fault" MC_FAULT_LOG="$scratch/hang.log" LD_PRELOAD="$faults" \
+    "$program" -c "test://$scratch/four_copy.xml" --policy seed 1 >"$scratch/hang.out" 2>&1 &
+hung=$!
+echo slow >"$scratch/slow-fault"
+MC_FAULT="$scratch/slow-fault" MC_FAULT_LOG="$scratch/slow.log" LD_PRELOAD="$faults" \
+    "$program" -c "$four" --policy seed --trace "$scratch/slow.json" 1 >"$scratch/slow.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -qs resizing "$scratch/slow.log" && grep -qs resizing "$scratch/hang.log" && break; sleep 0.1; done
+kill -TERM "$hung" 2>/dev/null
+hung_at=$SECONDS
+signal_and_wait TERM "$pid" 15
+expect "program: a stop lets the resizes under way finish, both ends of a move" \
+    "status $status after $waited s; resizes: $(cat "$scratch/slow.log"); trace: $(jq -c '[.guests[] | .outcome]' "$scratch/slow.json" 2>&1); $(cat "$scratch/slow.out")" \
+    test "$sent" = yes -a "$status" = 0 -a "$(grep -c '^resized ' "$scratch/slow.log")" = 2 -a \
+    "$(jq -c '[.guests[] | .outcome]' "$scratch/slow.json")" = '["applied",null,"applied"]'
+# A guest that runs a job (a migration, here faked: the test driver has
+# none) is left alone until it ends, and the other end of a move with it
+# too.
+echo "job vm-small" >"$scratch/job-fault"
+MC_FAULT="$scratch/job-fault" LD_PRELOAD="$faults" "$program" -c "$four" --policy seed \
+    --trace "$scratch/job.json" 1 >"$scratch/job.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/job.json" 3
+rm -f "$scratch/job-fault"
+trace_lines "$scratch/job.json" 5
+signal_and_wait TERM "$pid" 5
+looks=$(jq -sc '[.[] | [.guests[] | "\(.name):\(.actual_kib / 1024):\(.outcome)"] | join(" ")]' "$scratch/job.json")
+expect "program: a guest that runs a job is not resized, nor its donor, and sits out until the job ends" \
+    "looks: $looks: $(cat "$scratch/job.out")" \
+    test "$(jq -sc '.[0].guests | map(.outcome)' "$scratch/job.json")" = '["skipped",null,"skipped"]' -a \
+    "$(jq -sc '[.[1:3][] | [.guests[].name] | index("vm-small")]' "$scratch/job.json")" = '[null,null]' -a \
+    "$(jq -sc '[.[1:][].guests[] | select(.name == "vm-small")][0].actual_kib' "$scratch/job.json")" = 204800
+expect "program: a guest's job is said once as it is found, and once as it ends" "$(cat "$scratch/job.out")" \
+    test "$(grep -c 'vm-small: runs a job' "$scratch/job.out")" = 1 -a \
+    "$(grep -c 'vm-small: its job has ended' "$scratch/job.out")" = 1
+
+# The run whose resize hangs, stopped before the test of jobs.
+wait_for_exit "$hung" 30
+status=$?
+waited=$((SECONDS - hung_at))
+expect "program: a stop waits 15 s at most for a resize that hangs" \
+    "status $status after $waited s: $(cat "$scratch/hang.out")" \
+    test "$status" = 0 -a "$waited" -ge 14 -a "$waited" -le 20 -a \
+    -n "$(grep 'the resizes under way have not finished in the [0-9]* s since the stop request' "$scratch/hang.out")"
+
 # A cycle whose libvirt calls fail on a live connection is warned, counted
 # and tried again the next second: the run goes on with every guest's
 # history, and says once that cycles fail and once that they work again.
