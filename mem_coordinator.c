@@ -14,6 +14,7 @@
  */
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -76,6 +77,8 @@
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
+#define STOP_RESIZE_WAIT_S   15   /* s: the longest a stop waits for the resizes under way */
+#define RECONNECT_MAX_S      30   /* s: the longest wait to reconnect (a period if shorter) */
 #define SETTINGS_URI         "urn:mem-coordinator:guest:1" /* its metadata's namespace */
 #define MAX_SHARES           1000000
 #define SETTINGS_REREAD_S    60 /* s: without metadata events, settings are read again this often */
@@ -209,7 +212,8 @@ struct balloon_reading {
 struct guest_settings {
     unsigned shares;
     long long guarantee_kib;
-    bool left_alone; /* manage="no": never read nor resized */
+    bool left_alone; /* manage="no", or metadata that makes no sense: never read nor resized */
+    char wrong[160]; /* what in it makes no sense, as said; empty when all of it does */
 };
 
 /* What a guest's balloon does of itself, as its live XML says. */
@@ -235,9 +239,10 @@ struct guest_history {
     bool stats_period_set;   /* we asked its balloon for statistics */
     bool no_stats_reported;  /* and said so when it still gave none */
     bool nonsense_reported;  /* said that its figures make no sense */
-    bool settings_reported;  /* said that its metadata makes no sense, or leaves it alone */
+    bool unreadable_reported; /* said that its metadata cannot be read */
     bool short_reported;     /* said that it was left short of its need */
     bool no_usable_reported; /* said that it reports no MemAvailable */
+    bool in_job;             /* runs a job (a migration): left alone until it ends */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
     int cycles_without_stats;
@@ -287,8 +292,11 @@ struct coordinator {
     unsigned long failed_cycles; /* cycles that could not */
     unsigned long failing;       /* cycles failed since the last that worked */
     unsigned long reconnects;
-    bool settings_events; /* libvirt says when a guest's metadata changes */
-    bool under_pressure;  /* said that the host is short of room */
+    bool settings_events;  /* libvirt says when a guest's metadata changes */
+    int settings_callback; /* its id, to deregister before the connection closes */
+    bool under_pressure;   /* said that the host is short of room */
+    bool metrics_failing;  /* said that the metrics cannot be written */
+    bool none_balanced;    /* said that guests run but none is balanced */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -1304,6 +1312,25 @@ static long long mib(long long kib)
     return kib / 1024;
 }
 
+/* A command-line argument or a guest's setting fit to quote in a one-line
+ * message: control characters escaped, and cut short past 80 bytes. */
+static const char *quotable(const char *text)
+{
+    static char quoted[128];
+    size_t at = 0;
+
+    for (; *text && at < 80; text++) {
+        unsigned char c = (unsigned char)*text;
+
+        if (c < 0x20 || c == 0x7f)
+            at += (size_t)snprintf(quoted + at, sizeof(quoted) - at, "\\x%02x", c);
+        else
+            quoted[at++] = (char)c;
+    }
+    snprintf(quoted + at, sizeof(quoted) - at, "%s", *text ? "..." : "");
+    return quoted;
+}
+
 /* libvirt layer */
 
 enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
@@ -1311,6 +1338,7 @@ enum cycle_result { CYCLE_DONE, CYCLE_NO_GUESTS, CYCLE_FAILED };
 /* One cycle's view of the world. It holds the libvirt records, which own the
  * domain handles and the names the snapshot points to. */
 struct cycle {
+    int active; /* guests that run or are paused, balanced or not: while any is, we go on */
     virDomainStatsRecordPtr *records;
     struct guest *guests;
     struct balloon_reading *readings; /* parallel to guests */
@@ -1478,14 +1506,16 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
 }
 
 /* A whole number from low to high, and nothing else: what the command line
- * and libvirt's XML say, and what a guest's metadata may. */
+ * and libvirt's XML say, and what a guest's metadata may. strtoll would
+ * skip leading blanks: ' 700' is a typo, not a number. */
 static bool whole_number(const char *text, long long low, long long high, long long *value)
 {
     char *end;
 
     errno = 0;
     *value = strtoll(text, &end, 10);
-    return !errno && end != text && *end == '\0' && *value >= low && *value <= high;
+    return !errno && end != text && !isspace((unsigned char)*text) && *end == '\0' &&
+           *value >= low && *value <= high;
 }
 
 /* A size element of libvirt's XML in KiB, by its unit attribute (libvirt
@@ -1741,70 +1771,155 @@ static struct guest_settings default_settings(void)
     return (struct guest_settings){.shares = DEFAULT_SHARES};
 }
 
-/* A guest's settings from the element in our namespace of its metadata, as
+/* The first thing in a guest's metadata that makes no sense is said; any
+ * such thing leaves the guest alone. */
+__attribute__((format(printf, 2, 3))) static void settings_wrong(struct guest_settings *settings,
+                                                                 const char *fmt, ...)
+{
+    va_list ap;
+
+    settings->left_alone = true;
+    if (settings->wrong[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(settings->wrong, sizeof(settings->wrong), fmt, ap);
+    va_end(ap);
+}
+
+/* One attribute of a guest's <guest> element. A manage that is not "yes"
+ * leaves the guest alone, whatever else it says: an admin who wrote
+ * manage='No' meant to keep us off it. */
+static void read_setting(struct guest_settings *settings, const char *name, const char *text,
+                         long long max_kib)
+{
+    long long value;
+
+    if (strcmp(name, "manage") == 0) {
+        if (strcmp(text, "yes") != 0)
+            settings->left_alone = true;
+        if (strcmp(text, "yes") != 0 && strcmp(text, "no") != 0)
+            settings_wrong(settings, "manage='%s' is not yes or no", quotable(text));
+    } else if (strcmp(name, "shares") == 0) {
+        if (whole_number(text, 1, MAX_SHARES, &value))
+            settings->shares = (unsigned)value;
+        else
+            settings_wrong(settings, "shares='%s' is not a whole number from 1 to %d",
+                           quotable(text), MAX_SHARES);
+    } else if (strcmp(name, "guarantee") == 0) {
+        if (!whole_number(text, 0, MAX_MIB, &value))
+            settings_wrong(settings, "guarantee='%s' is not a whole number of MiB", quotable(text));
+        else if (value * 1024 > max_kib)
+            settings_wrong(settings, "guarantee='%s' is above its maximum of %lld MiB",
+                           quotable(text), mib(max_kib));
+        else
+            settings->guarantee_kib = value * 1024;
+    } else {
+        settings_wrong(settings, "%.40s='%s' is not shares, guarantee or manage", name,
+                       quotable(text));
+    }
+}
+
+/*
+ * A guest's settings from the element in our namespace of its metadata, as
  * virsh metadata DOMAIN --uri urn:mem-coordinator:guest:1 --key mc --set
  * '<guest shares="2000" guarantee="1024" manage="no"/>' writes it: shares
- * from 1 to MAX_SHARES, a guarantee in MiB, manage yes or no. Without one,
- * the defaults. NULL, or what makes no sense (the defaults are used then). */
-static const char *read_settings(virDomainPtr dom, struct guest_settings *settings)
+ * from 1 to MAX_SHARES, a guarantee in MiB up to the guest's max_kib, and
+ * manage yes or no, as attributes. Without one, the defaults. What makes no
+ * sense leaves the guest alone, said in settings->wrong, unless manage="no"
+ * says so plainly. False when libvirt cannot give them: settings->wrong
+ * then says why.
+ */
+static bool read_settings(virDomainPtr dom, long long max_kib, struct guest_settings *settings)
 {
     char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SETTINGS_URI, 0);
     xmlDocPtr doc;
     xmlNodePtr guest;
-    const char *wrong = NULL;
-    long long value;
+    bool manage_no = false;
 
     *settings = default_settings();
-    if (!xml)
-        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ? NULL : "it cannot be read";
+    if (!xml) {
+        if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA)
+            return true;
+        snprintf(settings->wrong, sizeof(settings->wrong), "%s", virGetLastErrorMessage());
+        return false;
+    }
     doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     free(xml);
     guest = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!guest || strcmp((const char *)guest->name, "guest") != 0)
-        wrong = "no <guest> element";
-    for (xmlAttrPtr a = guest ? guest->properties : NULL; a && !wrong; a = a->next) {
+        settings_wrong(settings, "no <guest> element");
+    for (xmlAttrPtr a = guest ? guest->properties : NULL; a; a = a->next) {
         xmlChar *text = xmlNodeListGetString(doc, a->children, 1);
-        const char *name = (const char *)a->name, *t = text ? (const char *)text : "";
+        const char *t = text ? (const char *)text : "";
 
-        if (strcmp(name, "shares") == 0 && whole_number(t, 1, MAX_SHARES, &value))
-            settings->shares = (unsigned)value;
-        else if (strcmp(name, "guarantee") == 0 && whole_number(t, 0, MAX_MIB, &value))
-            settings->guarantee_kib = value * 1024;
-        else if (strcmp(name, "manage") == 0 && (strcmp(t, "yes") == 0 || strcmp(t, "no") == 0))
-            settings->left_alone = strcmp(t, "no") == 0;
-        else
-            wrong = "an attribute that is not shares (1 to 1000000), guarantee (MiB) or manage "
-                    "(yes or no)";
+        manage_no |= strcmp((const char *)a->name, "manage") == 0 && strcmp(t, "no") == 0;
+        read_setting(settings, (const char *)a->name, t, max_kib);
         xmlFree(text);
     }
+    for (xmlNodePtr child = guest ? guest->children : NULL; child; child = child->next)
+        if (child->type == XML_ELEMENT_NODE)
+            settings_wrong(settings, "<%s> inside <guest>, where only its attributes count",
+                           quotable((const char *)child->name));
     xmlFreeDoc(doc);
-    if (wrong)
-        *settings = default_settings();
-    return wrong;
+    if (manage_no) /* said plainly: nothing else it says matters */
+        settings->wrong[0] = '\0';
+    if (settings->left_alone) {
+        settings->shares = DEFAULT_SHARES;
+        settings->guarantee_kib = 0;
+    }
+    return true;
 }
 
-/* A guest's settings, read when it is first seen and whenever libvirt says
- * they changed; a guest whose settings leave it alone is said so once, and
- * false. g takes its shares and guarantee. */
-static bool use_settings(virDomainPtr dom, struct guest_history *history, struct guest *g)
+/* What is said of a guest's settings as they change: once each. */
+static void say_settings(const char *name, const struct guest_settings *now,
+                         const struct guest_settings *before)
+{
+    if (before && now->left_alone == before->left_alone && strcmp(now->wrong, before->wrong) == 0)
+        return;
+    if (now->wrong[0])
+        warn("%s: its mem_coordinator metadata makes no sense: %s; leaving it alone", name,
+             now->wrong);
+    else if (now->left_alone)
+        info("%s: its metadata says manage=\"no\"; leaving it alone", name);
+    else if (before)
+        info("%s: its metadata lets it be balanced again", name);
+}
+
+/*
+ * A guest's settings, read when it is first seen, whenever libvirt says
+ * they changed, and at every look while libvirt cannot give them. Metadata
+ * errors leave a guest alone rather than managed: settings that cannot be
+ * read keep those last read, and a guest whose settings were never read is
+ * left alone until they are. False: leave it alone. g takes its shares and
+ * guarantee; max_kib: the most its balloon may give it.
+ */
+static bool use_settings(virDomainPtr dom, long long max_kib, struct guest_history *history,
+                         struct guest *g)
 {
     unsigned long generation = __atomic_load_n(&settings_generation, __ATOMIC_RELAXED);
-    const char *name = virDomainGetName(dom), *wrong;
+    const char *name = virDomainGetName(dom);
+    struct guest_settings read;
 
     if (history->settings_generation != generation) {
-        history->settings_generation = generation;
-        wrong = read_settings(dom, &history->settings);
-        if (wrong && !history->settings_reported)
-            warn("%s: its mem_coordinator metadata makes no sense (%s); using the defaults", name,
-                 wrong);
-        else if (history->settings.left_alone && !history->settings_reported)
-            info("%s: its metadata says manage=\"no\"; leaving it alone", name);
-        history->settings_reported = wrong || history->settings.left_alone;
+        if (!read_settings(dom, max_kib, &read)) {
+            if (!history->unreadable_reported)
+                warn("%s: cannot read its mem_coordinator metadata (%s); %s", name, read.wrong,
+                     history->settings_generation ? "keeping the settings last read"
+                                                  : "leaving it alone until it can");
+            history->unreadable_reported = true;
+        } else {
+            say_settings(name, &read, history->settings_generation ? &history->settings : NULL);
+            if (history->unreadable_reported)
+                info("%s: its mem_coordinator metadata can be read again", name);
+            history->unreadable_reported = false;
+            history->settings = read;
+            history->settings_generation = generation;
+        }
     }
     g->shares = history->settings.shares;
     g->guarantee_kib = history->settings.guarantee_kib;
-    return !history->settings.left_alone;
+    return history->settings_generation && !history->settings.left_alone;
 }
 
 /* A guest's balloon figures this cycle: from its record, or asked one by
@@ -1863,6 +1978,32 @@ static void note_statistics(struct coordinator *co, virDomainPtr dom, struct gue
     }
 }
 
+/* Guests that run a job (a migration, a save, a dump) are left alone until
+ * it ends: a resize would change the memory the job is copying. Drivers
+ * without jobs (the test driver) run none. Asked only of a guest about to
+ * be resized, and then at each look until its job ends, so that a look
+ * stays one bulk call. */
+static bool runs_a_job(virDomainPtr dom)
+{
+    virDomainJobInfo job;
+
+    if (virDomainGetJobInfo(dom, &job) < 0) {
+        debug("%s: no job information: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        return false;
+    }
+    return job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED;
+}
+
+/* A guest known to run a job, asked again: true while it still does. */
+static bool job_goes_on(virDomainPtr dom, struct guest_history *history)
+{
+    if (runs_a_job(dom))
+        return true;
+    history->in_job = false;
+    info("%s: its job has ended; balancing it again", virDomainGetName(dom));
+    return false;
+}
+
 /* Read one guest into g and r, its history's index into *at: its settings,
  * its balloon, its mechanisms, and the balloon model's view of them, saying
  * what changed. False when it vanished while we looked, or is to be left
@@ -1886,7 +2027,9 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
         return false;
     }
     history->seen = true;
-    if (!use_settings(record->dom, history, g))
+    if (history->in_job && job_goes_on(record->dom, history))
+        return false;
+    if (!use_settings(record->dom, r->max_kib, history, g))
         return false;
     if (!read_mechanisms(record->dom, history, r, balloon_kib)) {
         debug("%s: cannot read its virtio-mem: %s", g->name, virGetLastErrorMessage());
@@ -1998,21 +2141,25 @@ cleanup:
 #define GUEST_STATS  (VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE)
 #define STATS_NOWAIT VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
-/* The statistics of every active guest; -1, said, when they cannot be had. */
-static int read_all_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+/* The statistics of every active guest; -1, said, when they cannot be had.
+ * *active: how many there are. */
+static int read_all_stats(struct coordinator *co, virDomainStatsRecordPtr **records, int *active)
 {
     int found = virConnectGetAllDomainStats(
         co->conn, GUEST_STATS, records, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | STATS_NOWAIT);
 
     if (found < 0)
         cycle_failed(co, "cannot read the guests' statistics: %s", virGetLastErrorMessage());
+    *active = found;
     return found;
 }
 
 /* The balloon statistics of the active guests whose names match the
  * pattern, and no other guest's: list them, then read only those. -1,
- * said, when they cannot be had. */
-static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records)
+ * said, when they cannot be had. *active: how many there are, matching
+ * or not. */
+static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr **records,
+                               int *active)
 {
     virDomainPtr *domains = NULL;
     int listed = virConnectListAllDomains(co->conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
@@ -2022,6 +2169,7 @@ static int read_matching_stats(struct coordinator *co, virDomainStatsRecordPtr *
         cycle_failed(co, "cannot list the guests: %s", virGetLastErrorMessage());
         return -1;
     }
+    *active = listed;
     for (int i = 0; i < listed; i++) {
         if (fnmatch(co->opt.guest_pattern, virDomainGetName(domains[i]), 0) == 0)
             domains[matching++] = domains[i];
@@ -2064,8 +2212,8 @@ static void keep_history(struct coordinator *co, virDomainPtr dom)
  * snapshot. */
 static bool read_cycle(struct coordinator *co, struct cycle *cycle)
 {
-    int found = co->opt.guest_pattern ? read_matching_stats(co, &cycle->records)
-                                      : read_all_stats(co, &cycle->records);
+    int found = co->opt.guest_pattern ? read_matching_stats(co, &cycle->records, &cycle->active)
+                                      : read_all_stats(co, &cycle->records, &cycle->active);
     long long now = (long long)time(NULL);
 
     if (found < 0)
@@ -2120,14 +2268,27 @@ static void use_connection(struct coordinator *co, virConnectPtr conn)
 
     co->conn = conn;
     co->constant_stats = type && strcmp(type, "TEST") == 0;
-    co->settings_events = virConnectDomainEventRegisterAny(
-                              conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                              VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL, NULL) >= 0;
+    co->settings_callback =
+        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(settings_changed), NULL, NULL);
+    co->settings_events = co->settings_callback >= 0;
     if (!co->settings_events)
         debug("no metadata events (%s): settings are read again every %d s",
               virGetLastErrorMessage(), SETTINGS_REREAD_S);
     /* Changes made while we were away went unheard. */
     __atomic_add_fetch(&settings_generation, 1, __ATOMIC_RELAXED);
+}
+
+/* A callback left registered holds the connection: virConnectClose would
+ * leave it open, and a reconnection leak one each time. */
+static void close_connection(struct coordinator *co)
+{
+    if (co->settings_events &&
+        virConnectDomainEventDeregisterAny(co->conn, co->settings_callback) < 0)
+        debug("cannot deregister the metadata events: %s", virGetLastErrorMessage());
+    co->settings_events = false;
+    virConnectClose(co->conn);
+    co->conn = NULL;
 }
 
 static bool guest_vanished(void)
@@ -2150,25 +2311,40 @@ static bool set_virtio_mem(virDomainPtr dom, const char *name, long long kib)
 }
 
 /* The mechanism layer: a guest's new total, by balloon or virtio-mem or both
- * (growing, the balloon goes first; giving back, virtio-mem). */
+ * (growing, the balloon goes first; giving back, virtio-mem). *reached_kib:
+ * the total its mechanisms now head for, 0 when none moved. One may move
+ * and the other fail: what moved is the host's all the same. */
 static bool set_total(struct guest_history *history, virDomainPtr dom, const char *name,
-                      long long balloon_now_kib, long long ceiling_kib, long long total_kib)
+                      long long balloon_now_kib, long long ceiling_kib, long long total_kib,
+                      long long *reached_kib)
 {
     long long balloon_kib, requested_kib;
     bool growing;
 
-    if (!history->mem.size_kib)
-        return set_balloon(dom, name, total_kib);
+    *reached_kib = 0;
+    if (!history->mem.size_kib) {
+        if (!set_balloon(dom, name, total_kib))
+            return false;
+        *reached_kib = total_kib;
+        return true;
+    }
     split_memory(&history->mem, ceiling_kib, total_kib, &balloon_kib, &requested_kib);
     growing = requested_kib > history->mem.requested_kib || balloon_kib > balloon_now_kib;
-    if (growing && balloon_kib != balloon_now_kib && !set_balloon(dom, name, balloon_kib))
-        return false;
+    if (growing && balloon_kib != balloon_now_kib) {
+        if (!set_balloon(dom, name, balloon_kib))
+            return false;
+        *reached_kib = balloon_kib + history->mem.requested_kib;
+    }
     if (requested_kib != history->mem.requested_kib) {
         if (!set_virtio_mem(dom, name, requested_kib))
             return false;
         history->mem.requested_kib = requested_kib;
+        *reached_kib = (growing ? balloon_kib : balloon_now_kib) + requested_kib;
     }
-    return growing || balloon_kib == balloon_now_kib || set_balloon(dom, name, balloon_kib);
+    if (!growing && balloon_kib != balloon_now_kib && !set_balloon(dom, name, balloon_kib))
+        return false;
+    *reached_kib = total_kib;
+    return true;
 }
 
 static void apply_resize(struct coordinator *co, const struct cycle *cycle, struct resize *r)
@@ -2176,10 +2352,18 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
     struct guest_history *history = &co->history[cycle->history_at[r->guest]];
     const struct guest *g = &cycle->snap.guests[r->guest];
     long long target_kib = g->target_kib + r->delta_kib;
-    long long ceiling_kib = g->max_kib - history->mem.size_kib;
+    long long ceiling_kib = g->max_kib - history->mem.size_kib, reached_kib;
+    bool done = set_total(history, cycle->domains[r->guest], g->name, cycle->balloon_kib[r->guest],
+                          ceiling_kib, target_kib, &reached_kib);
 
-    if (!set_total(history, cycle->domains[r->guest], g->name, cycle->balloon_kib[r->guest],
-                   ceiling_kib, target_kib)) {
+    if (reached_kib) {
+        note_resize(history, g, reached_kib, co->cycle);
+        if (r->delta_kib > 0)
+            history->grows++;
+        else
+            history->shrinks++;
+    }
+    if (!done) {
         r->outcome = FAILED;
         if (guest_vanished()) {
             warn("%s: gone before it could be resized", g->name);
@@ -2194,11 +2378,31 @@ static void apply_resize(struct coordinator *co, const struct cycle *cycle, stru
     }
     history->refused_backoff = 0;
     r->outcome = APPLIED;
-    note_resize(history, g, target_kib, co->cycle);
-    if (r->delta_kib > 0)
-        history->grows++;
-    else
-        history->shrinks++;
+}
+
+/* Resizes of guests that run a job are skipped, and so is the other end of
+ * a move with one: a donor gives only to the receiver it was planned for. */
+static void skip_guests_in_jobs(struct coordinator *co, struct cycle *cycle)
+{
+    struct plan *plan = &cycle->plan;
+
+    for (size_t i = 0; i < plan->count; i++) {
+        struct resize *r = &plan->resizes[i];
+
+        if (!runs_a_job(cycle->domains[r->guest]))
+            continue;
+        r->outcome = SKIPPED;
+        co->history[cycle->history_at[r->guest]].in_job = true;
+        info("%s: runs a job (a migration, a save or a dump); left alone until it ends",
+             cycle->snap.guests[r->guest].name);
+    }
+    for (size_t i = 0; i < plan->count; i++) {
+        struct resize *r = &plan->resizes[i];
+        const struct resize *peer = r->peer == PEER_HOST ? NULL : plan_find(plan, r->peer);
+
+        if (peer && peer->outcome == SKIPPED)
+            r->outcome = SKIPPED;
+    }
 }
 
 /* Shrinks go first, so that memory a move hands over has left the donor
@@ -2209,17 +2413,18 @@ static void apply_plan(struct coordinator *co, struct cycle *cycle)
     const struct snapshot *snap = &cycle->snap;
     struct plan *plan = &cycle->plan;
 
+    skip_guests_in_jobs(co, cycle);
     for (size_t i = 0; i < plan->count; i++) {
         struct resize *r = &plan->resizes[i];
 
-        if (r->delta_kib < 0)
+        if (r->delta_kib < 0 && r->outcome == PLANNED)
             apply_resize(co, cycle, r);
     }
     for (size_t i = 0; i < plan->count; i++) {
         struct resize *r = &plan->resizes[i];
         const struct resize *donor = r->peer == PEER_HOST ? NULL : plan_find(plan, r->peer);
 
-        if (r->delta_kib < 0)
+        if (r->delta_kib < 0 || r->outcome == SKIPPED)
             continue;
         if (donor && donor->outcome != APPLIED) {
             r->outcome = SKIPPED;
@@ -2384,6 +2589,20 @@ static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
     }
 }
 
+/* Guests that run though none is balanced (paused, left alone by their
+ * metadata, or not matching --guests) keep the program running: said once,
+ * since it then changes nothing. */
+static void report_none_balanced(struct coordinator *co, const struct cycle *cycle)
+{
+    bool none = cycle->active > 0 && cycle->snap.count == 0;
+
+    if (none && !co->none_balanced)
+        info("%d guest%s run, none of them balanced (paused, running a job, left alone by "
+             "their metadata, or not matching --guests); waiting",
+             cycle->active, cycle->active == 1 ? "" : "s");
+    co->none_balanced = none;
+}
+
 /* A stream on a file opened for writing with flags, or NULL. Files we
  * write are never written through a symlink planted in their place (root
  * writes them), and are not made writable by others. */
@@ -2544,23 +2763,87 @@ static FILE *create_new(const char *path)
     return open_stream(path, O_EXCL, "w");
 }
 
+/* Why no metrics file may stand at path, or NULL. It is replaced whole by
+ * a rename, so only a regular file may be there, or none: as root,
+ * --metrics /dev/null would otherwise make the device a file. */
+static const char *not_replaceable(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? NULL : strerror(errno);
+    return S_ISREG(st.st_mode) ? NULL : "not a regular file, which the metrics would replace";
+}
+
+/* FILE.tmp, new, for the metrics of FILE; NULL, and why in *why, when it
+ * cannot be had. */
+static FILE *create_temporary(const char *path, char *temporary, size_t size, const char **why)
+{
+    FILE *out = NULL;
+
+    if (snprintf(temporary, size, "%s.tmp", path) >= (int)size)
+        *why = strerror(ENAMETOOLONG);
+    else if (!(*why = not_replaceable(temporary)) &&
+             ((unlink(temporary) < 0 && errno != ENOENT) || !(out = create_new(temporary))))
+        *why = strerror(errno);
+    return out;
+}
+
+/* Why the metrics cannot be written to path, or NULL: asked at start, so
+ * that a bad path is one line and exit status 2, as a bad --trace is. */
+static const char *metrics_unwritable(const char *path, char *temporary, size_t size)
+{
+    const char *why = not_replaceable(path);
+    FILE *out;
+
+    if (why) {
+        snprintf(temporary, size, "%s", path);
+        return why;
+    }
+    out = create_temporary(path, temporary, size, &why);
+    if (out) {
+        fclose(out);
+        unlink(temporary);
+    }
+    return why;
+}
+
+/* A failure to write the metrics is said once, and again only after they
+ * were written: at every look it would flood the log. */
+__attribute__((format(printf, 2, 3))) static void metrics_failed(struct coordinator *co,
+                                                                 const char *fmt, ...)
+{
+    char message[PATH_MAX + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (co->metrics_failing)
+        debug("%s", message);
+    else
+        warn("%s; trying again at each look", message);
+    co->metrics_failing = true;
+}
+
 /* The Prometheus text format that node_exporter's textfile collector reads,
  * rewritten whole each cycle: written to a temporary file, then renamed over
- * the last, so that a scrape never sees half of it. cycle is NULL after a
- * cycle that failed. */
-static void write_metrics(const struct coordinator *co, const struct cycle *cycle)
+ * the last, so that a scrape never sees half of it. A temporary that cannot
+ * take its place is removed. cycle is NULL after a cycle that failed. */
+static void write_metrics(struct coordinator *co, const struct cycle *cycle)
 {
     const struct guest *guests = cycle ? cycle->snap.guests : NULL;
     size_t count = cycle ? cycle->snap.count : 0, unresponsive = 0;
     char temporary[PATH_MAX];
+    const char *why;
     FILE *out;
+    int error;
 
     if (!co->opt.metrics_path)
         return;
-    if (snprintf(temporary, sizeof(temporary), "%s.tmp", co->opt.metrics_path) >=
-            (int)sizeof(temporary) ||
-        (unlink(temporary) < 0 && errno != ENOENT) || !(out = create_new(temporary))) {
-        warn("cannot write the metrics to '%s.tmp': %s", co->opt.metrics_path, strerror(errno));
+    out = create_temporary(co->opt.metrics_path, temporary, sizeof(temporary), &why);
+    if (!out) {
+        metrics_failed(co, "cannot write the metrics to '%s': %s", temporary, why);
         return;
     }
     metric_header(out, "guest_balloon_bytes", "gauge", "Memory the guest's balloon leaves it.");
@@ -2644,8 +2927,17 @@ static void write_metrics(const struct coordinator *co, const struct cycle *cycl
     fprintf(out, "mem_coordinator_reconnects_total %lu\n", co->reconnects);
     metric_header(out, "last_cycle_timestamp_seconds", "gauge", "When the last cycle ended.");
     fprintf(out, "mem_coordinator_last_cycle_timestamp_seconds %lld\n", (long long)time(NULL));
-    if (fclose(out) == EOF || rename(temporary, co->opt.metrics_path) < 0)
-        warn("cannot write the metrics to '%s': %s", co->opt.metrics_path, strerror(errno));
+    why = not_replaceable(co->opt.metrics_path);
+    error = fclose(out) == EOF || (!why && rename(temporary, co->opt.metrics_path) < 0) ? errno : 0;
+    if (why || error) {
+        unlink(temporary);
+        metrics_failed(co, "cannot write the metrics to '%s': %s", co->opt.metrics_path,
+                       why ? why : strerror(error));
+        return;
+    }
+    if (co->metrics_failing)
+        info("the metrics are written again to '%s'", co->opt.metrics_path);
+    co->metrics_failing = false;
 }
 
 /* Options */
@@ -2691,25 +2983,6 @@ static void print_help(void)
     printf("\nexit status: %d done, %d cannot go on, %d bad usage, %d cannot connect,\n"
            "             %d another coordinator balances the same libvirt\n",
            EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, EXIT_CONNECT, EXIT_LOCKED);
-}
-
-/* A command-line argument fit to quote in a one-line message: control
- * characters escaped, and cut short past 80 bytes. */
-static const char *quotable(const char *text)
-{
-    static char quoted[128];
-    size_t at = 0;
-
-    for (; *text && at < 80; text++) {
-        unsigned char c = (unsigned char)*text;
-
-        if (c < 0x20 || c == 0x7f)
-            at += (size_t)snprintf(quoted + at, sizeof(quoted) - at, "\\x%02x", c);
-        else
-            quoted[at++] = (char)c;
-    }
-    snprintf(quoted + at, sizeof(quoted) - at, "%s", *text ? "..." : "");
-    return quoted;
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
@@ -2817,6 +3090,8 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
             opt->syslog = true;
             break;
         case OPT_METRICS:
+            if (!*optarg)
+                usage_error("--metrics needs a file name");
             opt->metrics_path = optarg;
             break;
         case OPT_GUESTS:
@@ -2845,6 +3120,10 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
     opt->period_s = (int)parse_number(argv[optind++], 1, MAX_PERIOD, "PERIOD (seconds)");
     if (optind < argc)
         usage_error("unexpected argument '%s'", quotable(argv[optind]));
+    /* Given the service's options, a dry run would overwrite its metrics
+     * with figures of resizes never made. */
+    if (opt->dry_run && opt->metrics_path)
+        usage_error("a dry run writes no metrics: drop --metrics or -n");
     if (cfg->starve_kib >= cfg->waste_kib)
         usage_error("the starvation threshold (%lld MiB) must be below the waste threshold "
                     "(%lld MiB)",
@@ -2852,6 +3131,11 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
 }
 
 /* Main loop */
+
+/* True while a plan's resizes are made: a stop lets them finish, so that no
+ * donor gives without its receiver taking (stop_if_stuck). Shared with
+ * libvirt's event loop thread. */
+static bool resizing;
 
 /* One cycle, a look at every guest: read, decide, apply, report. period_due:
  * a PERIOD has passed, and what waits for one is decided too. */
@@ -2867,10 +3151,14 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
         goto cleanup;
     cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg);
     co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
-    if (!co->opt.dry_run)
+    if (!co->opt.dry_run) {
+        __atomic_store_n(&resizing, true, __ATOMIC_SEQ_CST);
         apply_plan(co, &cycle);
+        __atomic_store_n(&resizing, false, __ATOMIC_SEQ_CST);
+    }
     report_pressure(co, &cycle);
     report_shortfalls(co, &cycle);
+    report_none_balanced(co, &cycle);
     clock_gettime(CLOCK_MONOTONIC, &wall[1]);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
     cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
@@ -2878,7 +3166,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     report_cycle(co, &cycle);
     trace_cycle(co, &cycle);
     write_metrics(co, &cycle);
-    result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
+    result = cycle.active ? CYCLE_DONE : CYCLE_NO_GUESTS;
     if (co->failing)
         info("cycles work again, after %lu that failed", co->failing);
     co->failing = 0;
@@ -2944,23 +3232,28 @@ static void advance_deadline(struct timespec *deadline, int interval_s)
         *deadline = now;
 }
 
-/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more. */
+/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more.
+ * With no time left, still unblock the signals for a moment: cycles that
+ * overrun their look run back to back, and a stop must not wait for one
+ * that does not. */
 static void sleep_until(const struct timespec *deadline, const sigset_t *sleeping_mask)
 {
     struct timespec now, left;
 
-    for (;;) {
+    while (!stop_requested && !cycle_requested && !reopen_requested) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (stop_requested || cycle_requested || reopen_requested ||
-            !timespec_before(&now, deadline))
-            return;
-        left.tv_sec = deadline->tv_sec - now.tv_sec;
-        left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-        if (left.tv_nsec < 0) {
-            left.tv_sec--;
-            left.tv_nsec += 1000000000L;
+        left = (struct timespec){0};
+        if (timespec_before(&now, deadline)) {
+            left.tv_sec = deadline->tv_sec - now.tv_sec;
+            left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+            if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+            }
         }
         ppoll(NULL, 0, &left, sleeping_mask);
+        if (!left.tv_sec && !left.tv_nsec)
+            return;
     }
 }
 
@@ -3078,7 +3371,10 @@ static void lock_connection(virConnectPtr conn)
  * - a stop request: SIGINT and SIGTERM stay blocked outside our sleep, so one
  *   still pending a period after this thread first saw it means the main
  *   thread is stuck in libvirt, and we stop without it (after STOP_WAIT_S
- *   at most: a cycle takes milliseconds).
+ *   at most: a cycle takes milliseconds). Resizes under way are let finish,
+ *   for up to STOP_RESIZE_WAIT_S, longer than keepalive takes to fail a
+ *   call to a dead libvirtd: stopped between a donor's shrink and its
+ *   receiver's growth, a move would leave the receiver unfed.
  * The thread inherits the blocked signals, so it never takes one itself.
  */
 static int stop_grace_s = 1;
@@ -3094,6 +3390,7 @@ static long long monotonic_s(void)
 static void stop_if_stuck(int timer, void *opaque)
 {
     static long long pending_since;
+    long long waited_s;
     sigset_t pending;
 
     (void)timer;
@@ -3103,14 +3400,24 @@ static void stop_if_stuck(int timer, void *opaque)
         pending_since = 0;
         return;
     }
-    if (!pending_since)
+    if (!pending_since) {
         pending_since = monotonic_s();
-    else if (monotonic_s() - pending_since >= stop_grace_s) {
+        return;
+    }
+    waited_s = monotonic_s() - pending_since;
+    if (waited_s < stop_grace_s)
+        return;
+    if (!__atomic_load_n(&resizing, __ATOMIC_SEQ_CST))
         warn("libvirt has not answered in the %lld s since the stop request; stopping "
              "without it",
-             monotonic_s() - pending_since);
-        _exit(EXIT_OK); /* the main thread is inside a libvirt call: nothing else to undo */
-    }
+             waited_s);
+    else if (waited_s >= STOP_RESIZE_WAIT_S)
+        warn("the resizes under way have not finished in the %lld s since the stop request; "
+             "stopping without them",
+             waited_s);
+    else
+        return;
+    _exit(EXIT_OK); /* the main thread is inside a libvirt call: nothing else to undo */
 }
 
 static void *run_event_loop(void *unused)
@@ -3205,9 +3512,17 @@ static void sleep_out_backoff(struct coordinator *co, const struct timespec *dea
         cycle_requested = 1;
 }
 
+/* The wait before the next reconnection: double the last, up to a period
+ * and never above RECONNECT_MAX_S, since guests go unserved meanwhile. */
+static int next_reconnect_wait(int wait_s, int period_s)
+{
+    return (int)min_ll(2 * (long long)wait_s, min_ll(period_s, RECONNECT_MAX_S));
+}
+
 /* libvirtd restarts (an upgrade, a crash) and its guests run on: a lost
- * connection is opened anew, trying again after a backoff that doubles up
- * to a period, and every guest's history is kept. Said once each way. */
+ * connection is opened anew, trying again after a backoff that doubles
+ * (next_reconnect_wait), and every guest's history is kept. Said once each
+ * way. */
 static void reconnect(struct coordinator *co, struct timespec *deadline,
                       const sigset_t *sleeping_mask)
 {
@@ -3218,7 +3533,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
     while (!stop_requested) {
         conn = open_connection(co->opt.uri);
         if (conn) {
-            virConnectClose(co->conn);
+            close_connection(co);
             use_connection(co, conn);
             co->reconnects++;
             co->failing = 0; /* the reconnection is what said it works again */
@@ -3229,7 +3544,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
         clock_gettime(CLOCK_MONOTONIC, deadline);
         deadline->tv_sec += backoff_s;
         sleep_out_backoff(co, deadline, sleeping_mask);
-        backoff_s = backoff_s * 2 < co->opt.period_s ? backoff_s * 2 : co->opt.period_s;
+        backoff_s = next_reconnect_wait(backoff_s, co->opt.period_s);
     }
     clock_gettime(CLOCK_MONOTONIC, deadline);
 }
@@ -3282,6 +3597,13 @@ int main(int argc, char **argv)
             usage_error("cannot open trace file '%s': %s", quotable(co.opt.trace_path),
                         strerror(errno));
     }
+    if (co.opt.metrics_path) {
+        char checked[PATH_MAX];
+        const char *why = metrics_unwritable(co.opt.metrics_path, checked, sizeof(checked));
+
+        if (why)
+            usage_error("cannot write the metrics to '%s': %s", quotable(checked), why);
+    }
     /* From here on, with --syslog, the journal hears what goes wrong. */
     if (co.opt.syslog) {
         openlog(PROGRAM, LOG_PID, LOG_DAEMON);
@@ -3322,7 +3644,7 @@ int main(int argc, char **argv)
     if (stop_requested)
         info("stopping on signal");
 
-    virConnectClose(co.conn);
+    close_connection(&co);
     free(co.history);
     if (co.trace)
         fclose(co.trace);

@@ -8,6 +8,8 @@ unreachable='qemu+unix:///system?socket=/nonexistent/libvirt-sock'
 # A symlink to a file the program could write: only O_NOFOLLOW refuses it.
 echo precious >"$scratch/precious"
 ln -s "$scratch/precious" "$scratch/planted"
+# What --metrics would replace with a rename, were it not a regular file.
+mkfifo "$scratch/pipe"
 
 # name | status | expected text | arguments, one per line after the third field
 cases=(
@@ -17,6 +19,7 @@ cases=(
     "negative PERIOD read as an option|2|unknown option '-5'|-5"
     "non-numeric PERIOD|2|not 'abc'|abc"
     "PERIOD with trailing junk|2|not '3s'|3s"
+    "PERIOD with a leading blank|2|not ' 3'| 3"
     "empty PERIOD|2|not ''|"
     "fractional PERIOD|2|not '1.5'|1.5"
     "PERIOD above a day|2|not '86401'|86401"
@@ -38,6 +41,10 @@ cases=(
     "PERIOD with a newline: still one line|2|not '1\\x0a2'|1"$'\n'"2"
     "option with a tab quoted|2|unknown policy 'a\\x09b'|--policy|a"$'\t'"b|1"
     "trace path that is a planted symlink|2|cannot open trace file '$scratch/planted': Too many levels of symbolic links|--trace|$scratch/planted|-c|test:///default|--once|1"
+    "metrics without a file name|2|--metrics needs a file name|--metrics||1"
+    "metrics in a missing folder|2|cannot write the metrics to '/nonexistent/m.prom.tmp': No such file or directory|--metrics|/nonexistent/m.prom|-c|test:///default|--once|1"
+    "metrics path that is not a regular file|2|cannot write the metrics to '$scratch/pipe': not a regular file|--metrics|$scratch/pipe|-c|test:///default|--once|1"
+    "metrics with a dry run|2|a dry run writes no metrics|-n|--metrics|$scratch/m.prom|1"
     "help|0|usage: mem_coordinator [-1hnqvV] [-c uri]|-h"
     "version|0|mem_coordinator |-V"
 )

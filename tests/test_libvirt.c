@@ -31,7 +31,7 @@ static struct coordinator open_node(const char *node_file)
 
 static void close_node(struct coordinator *co)
 {
-    virConnectClose(co->conn);
+    close_connection(co);
     free(co->history);
 }
 
@@ -84,13 +84,12 @@ static const struct resize *resize_of(const struct cycle *cycle, const char *nam
     return NULL;
 }
 
-/* Run f with stderr in a file, and return how often needle appears there. */
-static int count_in_stderr(void (*f)(struct coordinator *), struct coordinator *co,
-                           const char *needle)
+/* Run f with stderr in a file, and return what it said there. */
+static const char *stderr_of(void (*f)(struct coordinator *), struct coordinator *co)
 {
+    static char text[65536];
     char path[] = "/tmp/mc-test-stderr-XXXXXX";
-    char text[65536];
-    int fd = mkstemp(path), saved = dup(STDERR_FILENO), count = 0;
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
     ssize_t length;
 
     fflush(stderr);
@@ -103,9 +102,23 @@ static int count_in_stderr(void (*f)(struct coordinator *), struct coordinator *
     close(fd);
     unlink(path);
     text[length > 0 ? length : 0] = '\0';
+    return text;
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int count = 0;
+
     for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle))
         count++;
     return count;
+}
+
+/* Run f with stderr in a file, and return how often needle appears there. */
+static int count_in_stderr(void (*f)(struct coordinator *), struct coordinator *co,
+                           const char *needle)
+{
+    return count_of(stderr_of(f, co), needle);
 }
 
 static void test_move_through_libvirt(void)
@@ -391,6 +404,41 @@ static void test_virtio_mem_guest(void)
            &v);
 }
 
+/* The test driver takes the balloon and refuses the device: the guest's
+ * balloon has grown to its boot memory all the same, and that move is
+ * recorded, where it heads and what it costs the host, though the resize
+ * as a whole failed. */
+static void one_look(struct coordinator *co)
+{
+    run_cycle(co, true);
+}
+
+static void test_virtio_mem_half_done(void)
+{
+    struct coordinator co = open_node("virtio_mem.xml");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const struct guest *vmem;
+
+    co.cfg.starve_kib = 300 * 1024;
+    co.cfg.waste_kib = 600 * 1024; /* seed feeds it 600 MiB: 256 by balloon, 344 by virtio-mem */
+    if (count_in_stderr(one_look, &co, "vmem: cannot resize") != 1)
+        fail(&v, "the refused device update was not warned");
+    expect_balloon(&co, "vmem", 512, &v);
+    if (co.history_count != 1 || co.history[0].target_kib != 512 * 1024 || co.history[0].grows != 1)
+        fail(&v, "its balloon heads for %lld KiB after %lu grows, expected 512 MiB after one",
+             co.history_count ? co.history[0].target_kib : -1,
+             co.history_count ? co.history[0].grows : 0);
+    read_cycle(&co, &cycle);
+    vmem = find_guest(&cycle.snap, "vmem");
+    if (!vmem || vmem->cycles_since_growth != 1)
+        fail(&v, "the next look does not know that it grew: %lu looks since",
+             vmem ? vmem->cycles_since_growth : 0);
+    free_cycle(&cycle);
+    close_node(&co);
+    report("libvirt: a virtio-mem resize that fails after its balloon moved records the move", &v);
+}
+
 /* A guest paused (virsh suspend, a snapshot, a migration's last phase)
  * keeps its history, and its balloon, whose driver cannot answer, is never
  * resized: run again, it is the guest it was, not a stranger. */
@@ -536,6 +584,36 @@ static void test_no_running_guests(void)
     report("libvirt: a cycle with no running guest says so", &v);
 }
 
+/* A guest that is paused, or left alone by its metadata, still runs: the
+ * program runs on while any does, though it has none to balance. */
+static void test_guests_run_though_none_is_balanced(void)
+{
+    static const char *const names[] = {"vm-big", "vm-mid", "vm-small"};
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    enum cycle_result result;
+
+    for (size_t i = 0; i < 3; i++) {
+        virDomainPtr dom = virDomainLookupByName(co.conn, names[i]);
+
+        if (!dom ||
+            (i == 0 ? virDomainSuspend(dom)
+                    : virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, "<guest manage='no'/>",
+                                           "mc", SETTINGS_URI, VIR_DOMAIN_AFFECT_LIVE)) < 0)
+            fail(&v, "cannot pause %s or leave it alone: %s", names[i], virGetLastErrorMessage());
+        if (dom)
+            virDomainFree(dom);
+    }
+    result = run_cycle(&co, true);
+    if (result != CYCLE_DONE || !co.none_balanced)
+        fail(&v, "the look %s, %s that none is balanced",
+             result == CYCLE_NO_GUESTS ? "says that no guest runs" : "did not complete",
+             co.none_balanced ? "and says" : "and does not say");
+    close_node(&co);
+    report("libvirt: guests paused or left alone still run: the look says so, not that none runs",
+           &v);
+}
+
 static void three_looks(struct coordinator *co)
 {
     for (int i = 0; i < 3; i++)
@@ -543,7 +621,8 @@ static void three_looks(struct coordinator *co)
 }
 
 /* Shares, a guarantee and manage="no" from each guest's metadata; a
- * malformed element is warned of once and the defaults used. */
+ * malformed element is warned of once, naming what is wrong, and leaves
+ * its guest alone. */
 static void test_settings_from_metadata(void)
 {
     struct coordinator co = open_node("settings.xml");
@@ -553,8 +632,10 @@ static void test_settings_from_metadata(void)
     int warnings;
 
     co.cfg.policy = find_policy("adaptive");
-    warnings =
-        count_in_stderr(three_looks, &co, "vm-bad: its mem_coordinator metadata makes no sense");
+    warnings = count_in_stderr(three_looks, &co,
+                               "vm-bad: its mem_coordinator metadata makes no sense: "
+                               "shares='lots' is not a whole number from 1 to 1000000; "
+                               "leaving it alone");
     if (warnings != 1)
         fail(&v, "vm-bad's nonsense warned %d times in three looks, not once", warnings);
     if (!read_cycle(&co, &cycle)) {
@@ -570,13 +651,13 @@ static void test_settings_from_metadata(void)
     if (!plain || plain->shares != DEFAULT_SHARES || plain->guarantee_kib != 0)
         fail(&v, "vm-plain has no metadata: the defaults, not shares %u",
              plain ? plain->shares : 0);
-    if (!bad || bad->shares != DEFAULT_SHARES)
-        fail(&v, "vm-bad's metadata makes no sense: the defaults, not shares %u",
-             bad ? bad->shares : 0);
+    if (bad)
+        fail(&v, "vm-bad's metadata makes no sense, but it is in the snapshot");
     if (find_guest(&cycle.snap, "vm-alone"))
         fail(&v, "vm-alone says manage=\"no\", but it is in the snapshot");
     free_cycle(&cycle);
     expect_balloon(&co, "vm-alone", 1024, &v);
+    expect_balloon(&co, "vm-bad", 512, &v);
     /* Trimmed above the waste threshold, vm-prio stops within MIN_STEP of its guarantee. */
     if (balloon_mib(&co, "vm-prio") < 700 || balloon_mib(&co, "vm-prio") >= 700 + MIN_STEP)
         fail(&v, "vm-prio holds %lld MiB, not down to its 700 MiB guarantee",
@@ -584,6 +665,50 @@ static void test_settings_from_metadata(void)
 done:
     close_node(&co);
     report("libvirt: shares, guarantee and manage=no from metadata; nonsense warned once", &v);
+}
+
+/* Metadata that makes no sense leaves its guest alone, and says once what
+ * is wrong: a manage other than yes or no, a guarantee above the guest's
+ * maximum or with a blank in it, a setting as a child element. manage="no"
+ * wins over anything else the element says. */
+static void test_nonsense_in_metadata(void)
+{
+    static const struct {
+        const char *guest, *said;
+    } rows[] = {
+        {"vm-case", "manage='No' is not yes or no"},
+        {"vm-child", "<shares> inside <guest>, where only its attributes count"},
+        {"vm-huge", "guarantee='4096' is above its maximum of 2048 MiB"},
+        {"vm-space", "guarantee=' 700' is not a whole number of MiB"},
+    };
+    struct coordinator co = open_node("bad_settings.xml");
+    struct cycle cycle = {0};
+    struct verdict v = {0};
+    const char *said = stderr_of(three_looks, &co);
+    char needle[256];
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(needle, sizeof(needle),
+                 "%s: its mem_coordinator metadata makes no sense: %s; leaving it alone",
+                 rows[i].guest, rows[i].said);
+        if (count_of(said, needle) != 1)
+            fail(&v, "'%s' said %d times in three looks, not once: %s", needle,
+                 count_of(said, needle), said);
+        expect_balloon(&co, rows[i].guest, 1024, &v);
+    }
+    if (count_of(said, "vm-no-zero"))
+        fail(&v, "vm-no-zero says manage='no', but its shares='0' was warned of: %s", said);
+    expect_balloon(&co, "vm-no-zero", 1024, &v);
+    if (balloon_mib(&co, "vm-fine") >= 1024)
+        fail(&v, "vm-fine, without metadata, was not balanced");
+    read_cycle(&co, &cycle);
+    if (cycle.snap.count != 1 || !find_guest(&cycle.snap, "vm-fine"))
+        fail(&v, "%zu guests in the snapshot, expected vm-fine alone", cycle.snap.count);
+    free_cycle(&cycle);
+    close_node(&co);
+    report("libvirt: metadata that makes no sense leaves its guest alone, said once, naming "
+           "what is wrong; manage=no wins",
+           &v);
 }
 
 /* A change of a guest's settings is read at the next look: libvirt's
@@ -613,6 +738,73 @@ static void test_settings_change(void)
     report("libvirt: a change of a guest's metadata is read at the next look", &v);
 }
 
+static void reconnect_now(struct coordinator *co)
+{
+    struct timespec deadline;
+    sigset_t sleeping_mask;
+
+    sigemptyset(&sleeping_mask);
+    reconnect(co, &deadline, &sleeping_mask);
+}
+
+/* A reconnection closes the connection it replaces: the metadata callback
+ * registered on it would hold it open, one connection leaked each time. */
+static void test_reconnect_closes_the_old_connection(void)
+{
+    static char uri[PATH_MAX + 16];
+    struct coordinator co = open_node("four_guests.xml");
+    virConnectPtr old = co.conn;
+    struct verdict v = {0};
+    int references;
+
+    snprintf(uri, sizeof(uri), "test://%s/four_guests.xml", nodes_dir);
+    co.opt.uri = uri;
+    virConnectRef(old); /* ours: the last one left once the program has closed it */
+    if (count_in_stderr(reconnect_now, &co, "lost the connection") != 1)
+        fail(&v, "the lost connection was not said once");
+    if (co.conn == old || !co.settings_events || co.reconnects != 1)
+        fail(&v, "not reconnected: %lu reconnections, metadata events %s", co.reconnects,
+             co.settings_events ? "on" : "off");
+    references = virConnectClose(old);
+    if (references != 0)
+        fail(&v, "the old connection is still held by %d references after the reconnection",
+             references);
+    close_node(&co);
+    report("libvirt: a reconnection closes the old connection, its metadata callback "
+           "deregistered",
+           &v);
+}
+
+/* The waits between reconnections: doubling from 1 s, up to a period, and
+ * never above RECONNECT_MAX_S whatever the period. */
+static void test_reconnect_waits(void)
+{
+    static const struct {
+        int wait_s, period_s, next_s;
+    } rows[] = {
+        {1, 600, 2},
+        {2, 600, 4},
+        {8, 600, 16},
+        {16, 600, RECONNECT_MAX_S},
+        {RECONNECT_MAX_S, 600, RECONNECT_MAX_S},
+        {1, 1, 1},
+        {2, 3, 3},
+        {3, 3, 3},
+    };
+    struct verdict v = {0};
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int next = next_reconnect_wait(rows[i].wait_s, rows[i].period_s);
+
+        if (next != rows[i].next_s)
+            fail(&v, "after %d s at PERIOD %d: %d s, expected %d", rows[i].wait_s, rows[i].period_s,
+                 next, rows[i].next_s);
+    }
+    report("libvirt: reconnections wait twice as long each time, up to a period and at most "
+           "30 s",
+           &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -633,10 +825,15 @@ int main(int argc, char **argv)
     test_receiver_vanishes();
     test_guest_without_balloon();
     test_virtio_mem_guest();
+    test_virtio_mem_half_done();
     test_no_running_guests();
+    test_guests_run_though_none_is_balanced();
     test_settings_from_metadata();
     test_settings_change();
+    test_nonsense_in_metadata();
     test_paused_guest_keeps_its_history();
     test_busy_guest_keeps_its_history();
+    test_reconnect_closes_the_old_connection();
+    test_reconnect_waits();
     return tests_status();
 }
