@@ -59,6 +59,7 @@ same "docs: the README names every metric the program writes, and no other" "met
 same "docs: the man page names every metric the program writes, and no other" "metrics" "$metrics" "$man_metrics"
 
 fields=$(jq -r 'keys[], (.guests[] | keys[])' "$scratch/docs.json" 2>/dev/null)
+# shellcheck disable=SC2016 # Markdown's backticks
 design_fields=$(sed -n '/^## The output and the trace/,/^## /p' "$design" | sed -n 's/^| `\([a-z_]*\)` |.*/\1/p')
 man_fields=$(sed -n '/^\.It Fl -trace/,/^\.It Fl -metrics/p' "$manpage" | sed -n 's/^\.It Li \([a-z_]*\)$/\1/p')
 same "docs: design.md's trace tables hold every field the program writes, and no other" "trace fields" \
