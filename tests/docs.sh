@@ -44,14 +44,15 @@ readme_tunables=$(sed -n '/^## Tuning/,/^## /p' "$readme" |
     awk -F'|' '$2 ~ /^ `[A-Z_]+` $/ { gsub(/[ `]/, "", $2); split($3, v, " "); gsub(/`/, "", v[1]); print $2, v[1] }')
 same "docs: the README's table lists every tunable at its value" "constants" "$tunables" "$readme_tunables"
 
-# What the program writes: one look on libvirt's test driver, dry (no lock,
-# so a make test in another checkout does not stand in its way), whose one
-# guest gives back at once, so that every field of a resize is there too.
-bounded "$program" -c test:///default --once -n -q --trace "$scratch/docs.json" \
-    --metrics "$scratch/docs.prom" 1 >"$scratch/docs.out" 2>&1
-# And a move between two guests, with seed.
-bounded "$program" -c "test://$nodes/four_guests.xml" --once -n -q --policy seed \
-    --trace "$scratch/docs.json" 1 >>"$scratch/docs.out" 2>&1
+# What the program writes: a look on libvirt's test driver that moves memory
+# between two guests (seed's), so that every field of a resize is there
+# too, on a node of this tree (its lock is this checkout's own); and a dry
+# look on test:///default (a dry run takes no lock, which a make test in
+# another checkout may hold), whose one guest gives back to the host.
+bounded "$program" -c "test://$nodes/four_guests.xml" --once -q --policy seed \
+    --trace "$scratch/docs.json" --metrics "$scratch/docs.prom" 1 >"$scratch/docs.out" 2>&1
+bounded "$program" -c test:///default --once -n -q --trace "$scratch/docs.json" 1 \
+    >>"$scratch/docs.out" 2>&1
 metrics=$(sed -n 's/^# TYPE \(mem_coordinator_[a-z_]*\) .*/\1/p' "$scratch/docs.prom" 2>/dev/null)
 readme_metrics=$(sed -n '/^## Metrics/,/^## /p' "$readme" | grep -o 'mem_coordinator_[a-z_]*')
 man_metrics=$(sed -n '/^\.It Fl -metrics/,/^\.It Fl -syslog/p' "$manpage" | grep -o 'mem_coordinator_[a-z_]*')

@@ -41,11 +41,11 @@ struct policy_case {
     long long host_free;                       /* MiB */
     long long min_guest;                       /* MiB; 0: MIN_GUEST_MEMORY */
     struct expected_resize expect[ROW_GUESTS]; /* none: no resize at all */
-    long long host_promised;                   /* MiB of growths under way */
+    long long host_promised;                   /* MiB of growths under way; 0: the guests' sum */
     int period;                                /* s; 0: 1 */
     bool between;        /* a look between two PERIODs; false: a PERIOD's look */
-    long long returning; /* MiB of shrinks under way */
-    long long untouched; /* MiB of the guests' unused memory QEMU does not hold */
+    long long returning; /* MiB of shrinks under way; 0: the guests' sum */
+    long long untouched; /* MiB of unused memory QEMU does not hold; 0: the sum */
 };
 
 static const struct policy_case seed_cases[] = {
@@ -247,17 +247,13 @@ static const struct policy_case seed_cases[] = {
      0,
      {{"vm2", -144, "vm1"}, {"vm1", +144, "vm2"}}},
     {"growths under way count against the host: it gives only what lies above them and the reserve",
-     {{"vm1", 512, 100, 2048}},
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 100, 2048, .target = 912, .coming = 400, .grown = 1}},
      800,
      0,
-     {{"vm1", +144, "host"}},
-     400},
+     {{"vm1", +144, "host"}}},
     {"a host whose free memory is all promised gives nothing",
-     {{"vm1", 512, 100, 2048}},
-     1000,
-     0,
-     {{NULL}},
-     744},
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 100, 2048, .target = 1256, .coming = 744, .grown = 1}},
+     1000},
     {"half of an odd unused figure is rounded down to whole MiB",
      {{"vm1", 512, 100, 2048}, {"vm2", 1024, 801, 2048}},
      4096,
@@ -452,34 +448,21 @@ static const struct policy_case adaptive_cases[] = {
      10,
      true},
     {"memory the guests may touch at any moment is not the host's to give",
-     {{"vm1", 512, 100, 2048}},
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 550, 2048, .grown = 1, .untouched = 550}},
      256 + 600,
      0,
-     {{"vm1", +50, "host"}},
-     0,
-     0,
-     false,
-     0,
-     550},
+     {{"vm1", +50, "host"}}},
     {"nor when the guests owe the host all its room",
-     {{"vm1", 512, 100, 2048}},
-     256 + 600,
-     0,
-     {},
-     0,
-     0,
-     false,
-     0,
-     600},
+     {{"vm1", 512, 100, 2048}, {"vm2", 1024, 600, 2048, .grown = 1, .untouched = 600}},
+     256 + 600},
     {"memory on its way back to the host counts: no more is taken",
-     {{"vm1", 1024, 500, 2048}},
+     {{"vm1", 1024, 500, 2048}, {"vm2", 1848, 200, 2048, .target = 1024}},
      256 + 200,
      0,
      {},
      0,
      10,
-     true,
-     824},
+     true},
     {"no guest shrinks below its guarantee",
      {{"vm1", 1024, 900, 2048, .wasteful = 9, .guarantee = 1000}},
      4096,
@@ -569,11 +552,10 @@ static const struct policy_case adaptive_cases[] = {
      0,
      {{"vm2", -87, "host"}}},
     {"growths under way count against the host",
-     {{"vm1", 512, 100, 2048}},
+     {{"vm1", 512, 100, 2048}, {"vm2", 512, 100, 2048, .target = 1212, .coming = 700, .grown = 1}},
      1000,
      0,
-     {{"vm1", +44, "host"}},
-     700},
+     {{"vm1", +44, "host"}}},
 };
 
 static struct config test_config(const struct policy *policy, long long min_guest_mib)
@@ -638,22 +620,35 @@ static void check_expected(const struct policy_case *row, const struct snapshot 
         fail(v, "%zu resizes, expected %zu", plan->count, expected);
 }
 
-/* A guest as see_guest could hand it to the policy: it counts looks above
- * the waste threshold only while it is there, and has a rate of use only
- * once it has sent two statistics. A row the daemon could never produce
+/* A snapshot read_cycle could hand the policy: the host's growths, shrinks
+ * and untouched memory are its guests' sums, and a guest (see_guest) counts
+ * looks above the waste threshold only while it is there, and has a rate of
+ * use only once it has sent two statistics. A row the daemon could never produce
  * tests a situation that never happens, and hides the one it meant to. */
 static void check_producible(const struct snapshot *snap, const struct config *cfg,
                              struct verdict *v)
 {
+    long long promised = 0, returning = 0, untouched_kib = 0;
+
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
 
+        promised += growth_under_way(g);
+        returning += shrink_under_way(g);
+        untouched_kib += untouched(g);
         if (g->cycles_wasteful && !(guest_measured(g) && expected_unused(g) > cfg->waste_kib))
             fail(v, "%s wasteful for %lu looks with %lld KiB unused: no daemon sees that", g->name,
                  g->cycles_wasteful, expected_unused(g));
         if (g->use_rate_kib_s && !g->stats_interval_s)
             fail(v, "%s has a rate of use from fewer than two statistics", g->name);
     }
+    if (snap->host_promised_kib != promised || snap->host_returning_kib != returning ||
+        snap->host_untouched_kib != untouched_kib)
+        fail(v,
+             "the host owes %lld, gets back %lld and lends %lld KiB; its guests add up to "
+             "%lld, %lld and %lld: no daemon reads that",
+             snap->host_promised_kib, snap->host_returning_kib, snap->host_untouched_kib, promised,
+             returning, untouched_kib);
 }
 
 static void run_case(const struct policy *policy, const struct policy_case *row)
@@ -675,7 +670,7 @@ static void run_case(const struct policy *policy, const struct policy_case *row)
     if (row->period)
         cfg.period_s = row->period;
     snap.count = build_guests(row->guests, guests);
-    /* As read_cycle sums them, unless the row says what the host owes. */
+    /* As read_cycle sums them; a row that says otherwise fails. */
     for (size_t i = 0; i < snap.count; i++) {
         snap.host_promised_kib += row->host_promised ? 0 : growth_under_way(&guests[i]);
         snap.host_returning_kib += row->returning ? 0 : shrink_under_way(&guests[i]);
