@@ -83,7 +83,7 @@ fuzz-build: bin/fuzz_stats bin/fuzz_options
 
 # Changes the tests once let through (tests/mutants/*.patch), each applied
 # to a copy of the tree: every one must make its test fail. Not part of make
-# test: it builds a copy per mutant (about two minutes).
+# test: it builds a copy per mutant (two to four minutes).
 mutants:
 	@tools/deps build test fuzz
 	tests/mutants/run
