@@ -1,5 +1,5 @@
-# mem_coordinator: make, make test, make e2e, make demo, make bench, make install,
-# make deb, make systemd-test
+# mem_coordinator: make, make test, make mutants, make e2e, make demo, make bench,
+# make install, make deb, make systemd-test
 # The Debian packages each target needs are listed in tools/deps. make test,
 # make fuzz, make e2e, make demo and make bench install what they lack when
 # run as root; make alone installs nothing and names what it lacks.
@@ -81,6 +81,13 @@ fuzz:
 fuzz-build: bin/fuzz_stats bin/fuzz_options
 	@:
 
+# Changes the tests once let through (tests/mutants/*.patch), each applied
+# to a copy of the tree: every one must make its test fail. Not part of make
+# test: it builds a copy per mutant (two to four minutes).
+mutants:
+	@tools/deps build test fuzz
+	tests/mutants/run
+
 # Real guests under libvirtd and QEMU; as root.
 e2e:
 	tests/e2e/run
@@ -135,4 +142,4 @@ systemd-test: deb
 clean:
 	rm -rf bin
 
-.PHONY: all test test-build fuzz fuzz-build e2e demo bench format install uninstall deb systemd-test clean
+.PHONY: all test test-build fuzz fuzz-build mutants e2e demo bench format install uninstall deb systemd-test clean

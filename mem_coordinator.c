@@ -235,14 +235,14 @@ struct virtio_mem {
  * a new guest may take a gone one's name. */
 struct guest_history {
     unsigned char uuid[VIR_UUID_BUFLEN];
-    bool seen;               /* this cycle; the unseen are forgotten */
-    bool stats_period_set;   /* we asked its balloon for statistics */
-    bool no_stats_reported;  /* and said so when it still gave none */
-    bool nonsense_reported;  /* said that its figures make no sense */
-    bool unreadable_reported; /* said that its metadata cannot be read */
-    bool short_reported;     /* said that it was left short of its need */
-    bool no_usable_reported; /* said that it reports no MemAvailable */
-    bool in_job;             /* runs a job (a migration): left alone until it ends */
+    bool seen;                         /* this cycle; the unseen are forgotten */
+    bool stats_period_set;             /* we asked its balloon for statistics */
+    bool no_stats_reported;            /* and said so when it still gave none */
+    bool nonsense_reported;            /* said that its figures make no sense */
+    bool unreadable_reported;          /* said that its metadata cannot be read */
+    bool short_reported;               /* said that it was left short of its need */
+    bool no_usable_reported;           /* said that it reports no MemAvailable */
+    bool in_job;                       /* runs a job (a migration): left alone until it ends */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
     int cycles_without_stats;
@@ -2962,9 +2962,9 @@ static void print_help(void)
            "      --policy NAME      decision policy (default %s)\n"
            "      --host-reserve MiB host free memory never given to guests (default %d)\n"
            "      --min-guest MiB    no balloon shrinks below this (default %d, at least %d)\n"
-           "      --min-step MiB     smaller resizes are not made (default %d)\n"
+           "      --min-step MiB     smaller resizes are not made (default %d, at least 1)\n"
            "  -n, --dry-run          decide and report, resize nothing\n"
-           "  -1, --once             run one cycle and exit\n"
+           "  -1, --once             run one look, a PERIOD's, then exit\n"
            "      --guests PATTERN   balance only guests whose names match this shell\n"
            "                         pattern; others are neither read nor resized\n"
            "      --wait             keep running while no guest runs\n"
@@ -2972,7 +2972,8 @@ static void print_help(void)
            "      --metrics FILE     rewrite FILE each cycle in Prometheus's text format\n"
            "      --syslog           send messages to syslog (the journal), not the terminal\n"
            "  -q, --quiet            print warnings only\n"
-           "  -v, --verbose          print the guests each cycle; twice: libvirt calls too\n"
+           "  -v, --verbose          print a table of the guests above each line; twice\n"
+           "                         (-vv): each resize call and debugging notes too\n"
            "  -h, --help             print this help\n"
            "  -V, --version          print the version\n\n"
            "policies:\n",

@@ -1,8 +1,9 @@
 /*
  * libFuzzer target: guest statistics are untrusted input. Each input is a
  * run of cycles for up to eight guests whose balloon figures come from the
- * input, read the way the libvirt layer reads them (sane_figure), through
- * the balloon model and every policy; every plan must keep the rules, and
+ * input (QEMU's resident size among them), read the way the libvirt layer
+ * reads them (sane_figure), through the balloon model and every policy;
+ * every plan must keep the rules, and
  * every resize is then taken as libvirt would take it. make fuzz.
  */
 #include "mem_coordinator.c"
@@ -88,12 +89,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     !take_figure(&again, &r.max_kib, &has_max) ||
                     !take_figure(&again, &r.unused_kib, &r.has_unused) ||
                     !take_figure(&again, &r.available_kib, &r.has_available) ||
-                    !take_figure(&again, &r.last_update, &r.has_last_update))
+                    !take_figure(&again, &r.last_update, &r.has_last_update) ||
+                    !take_figure(&again, &r.rss_kib, &r.has_rss))
                     return 0;
                 if (!has_actual || !has_max) /* the layer drops such a guest */
                     r.actual_kib = r.max_kib = 1;
                 guests[i].name = names[i];
                 see_guest(&scratch[i], &r, &cfg, cycle, now, &guests[i], &nonsense);
+                /* What QEMU holds of a guest's unused memory is part of it. */
+                if (guests[i].resident_unused_kib < 0 ||
+                    guests[i].resident_unused_kib >
+                        (guests[i].has_unused ? guests[i].unused_kib : 0)) {
+                    fprintf(stderr, "%s, cycle %lu: %s holds %lld KiB of %lld unused\n",
+                            policies[p].name, cycle, names[i], guests[i].resident_unused_kib,
+                            guests[i].unused_kib);
+                    abort();
+                }
                 snap.host_promised_kib += growth_under_way(&guests[i]);
                 snap.host_returning_kib += shrink_under_way(&guests[i]);
                 snap.host_untouched_kib += untouched(&guests[i]);

@@ -99,6 +99,20 @@ expect "program: --guests reads only the guests it matches" \
     "$read_all calls to read every guest, $read_each guests read one by one" \
     test "$read_all" = 0 -a "$read_each" = 2
 
+# A look reads no metadata: each guest's settings are read when it is first
+# seen, and again only when libvirt says they changed (design.md), so that
+# a look stays one bulk call whatever the number of guests.
+LIBVIRT_LOG_FILTERS="1:libvirt" LIBVIRT_LOG_OUTPUTS="1:file:$scratch/looks.log" \
+    "$program" -c "$four" -n -q --trace "$scratch/looks.json" 1 >/dev/null 2>&1 &
+pid=$!
+trace_lines "$scratch/looks.json" 4
+signal_and_wait TERM "$pid" 5
+looks=$(wc -l <"$scratch/looks.json")
+reads=$(api_calls virDomainGetMetadata "$scratch/looks.log")
+expect "program: a look reads no metadata" \
+    "$reads metadata reads in $looks looks of 3 guests, expected 3" \
+    test "$looks" -ge 4 -a "$reads" = 3
+
 # Statistics are read with NOWAIT, so that a guest whose QEMU is busy (a
 # migration, a snapshot) does not stall every other guest's look.
 flags_of() {

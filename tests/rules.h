@@ -8,7 +8,9 @@
 
 static const char *peer_name(const struct snapshot *snap, const struct resize *r)
 {
-    return r->peer == PEER_HOST ? "host" : snap->guests[r->peer].name;
+    if (r->peer == PEER_HOST)
+        return "host";
+    return r->peer < snap->count ? snap->guests[r->peer].name : "a guest past the snapshot";
 }
 
 /* The rules every policy keeps, whatever it decides. */
@@ -19,13 +21,17 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
 
     for (size_t i = 0; i < plan->count; i++) {
         const struct resize *r = &plan->resizes[i];
-        const struct guest *g = &snap->guests[r->guest];
-        long long target = g->target_kib + r->delta_kib;
+        const struct guest *g;
+        long long target;
 
-        if (r->guest >= snap->count) {
-            fail(v, "resize of guest %zu of %zu", r->guest, snap->count);
+        /* Before anything reads the guest it names. */
+        if (r->guest >= snap->count || (r->peer != PEER_HOST && r->peer >= snap->count)) {
+            fail(v, "resize of guest %zu with peer %zu, of %zu guests", r->guest, r->peer,
+                 snap->count);
             return;
         }
+        g = &snap->guests[r->guest];
+        target = g->target_kib + r->delta_kib;
         for (size_t j = 0; j < i; j++)
             if (plan->resizes[j].guest == r->guest)
                 fail(v, "%s resized twice in one cycle", g->name);

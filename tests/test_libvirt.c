@@ -84,32 +84,49 @@ static const struct resize *resize_of(const struct cycle *cycle, const char *nam
     return NULL;
 }
 
-/* Run f with stderr in a file, and return what it said there. */
-static const char *stderr_of(void (*f)(struct coordinator *), struct coordinator *co)
+/* What f said on stderr, and on stdout too when it may speak there. */
+static char said[1 << 18];
+
+/* Run f with stderr, and stdout at the verbosity given (0: stdout left
+ * alone), in a file kept in said; how often needle appears there. */
+static int count_said(void (*f)(struct coordinator *), struct coordinator *co, int level,
+                      const char *needle)
 {
-    static char text[65536];
     char path[] = "/tmp/mc-test-stderr-XXXXXX";
-    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO), saved_out = dup(STDOUT_FILENO);
+    int count = 0, saved_verbosity = verbosity;
     ssize_t length;
 
+    fflush(stdout);
     fflush(stderr);
     dup2(fd, STDERR_FILENO);
+    if (level) {
+        dup2(fd, STDOUT_FILENO);
+        verbosity = level;
+    }
     f(co);
+    fflush(stdout);
     fflush(stderr);
+    verbosity = saved_verbosity;
     dup2(saved, STDERR_FILENO);
+    dup2(saved_out, STDOUT_FILENO);
     close(saved);
-    length = pread(fd, text, sizeof(text) - 1, 0);
+    close(saved_out);
+    length = pread(fd, said, sizeof(said) - 1, 0);
     close(fd);
     unlink(path);
-    text[length > 0 ? length : 0] = '\0';
-    return text;
+    said[length > 0 ? length : 0] = '\0';
+    for (const char *at = said; (at = strstr(at, needle)); at += strlen(needle))
+        count++;
+    return count;
 }
 
-static int count_of(const char *text, const char *needle)
+/* How often needle appears in what the last count_said kept. */
+static int count_in_said(const char *needle)
 {
     int count = 0;
 
-    for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle))
+    for (const char *at = said; (at = strstr(at, needle)); at += strlen(needle))
         count++;
     return count;
 }
@@ -118,7 +135,7 @@ static int count_of(const char *text, const char *needle)
 static int count_in_stderr(void (*f)(struct coordinator *), struct coordinator *co,
                            const char *needle)
 {
-    return count_of(stderr_of(f, co), needle);
+    return count_said(f, co, 0, needle);
 }
 
 static void test_move_through_libvirt(void)
@@ -684,19 +701,19 @@ static void test_nonsense_in_metadata(void)
     struct coordinator co = open_node("bad_settings.xml");
     struct cycle cycle = {0};
     struct verdict v = {0};
-    const char *said = stderr_of(three_looks, &co);
     char needle[256];
 
+    count_said(three_looks, &co, 0, "metadata makes no sense");
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         snprintf(needle, sizeof(needle),
                  "%s: its mem_coordinator metadata makes no sense: %s; leaving it alone",
                  rows[i].guest, rows[i].said);
-        if (count_of(said, needle) != 1)
+        if (count_in_said(needle) != 1)
             fail(&v, "'%s' said %d times in three looks, not once: %s", needle,
-                 count_of(said, needle), said);
+                 count_in_said(needle), said);
         expect_balloon(&co, rows[i].guest, 1024, &v);
     }
-    if (count_of(said, "vm-no-zero"))
+    if (count_in_said("vm-no-zero"))
         fail(&v, "vm-no-zero says manage='no', but its shares='0' was warned of: %s", said);
     expect_balloon(&co, "vm-no-zero", 1024, &v);
     if (balloon_mib(&co, "vm-fine") >= 1024)
@@ -728,8 +745,11 @@ static void test_settings_change(void)
                                      "mc", SETTINGS_URI, VIR_DOMAIN_AFFECT_LIVE) < 0)
         fail(&v, "cannot set vm-plain's metadata: %s", virGetLastErrorMessage());
     virEventRunDefaultImpl(); /* the test driver queues the event on the loop */
-    if (read_cycle(&co, &cycle) && (plain = find_guest(&cycle.snap, "vm-plain")) &&
-        plain->shares != 3000)
+    if (!read_cycle(&co, &cycle))
+        fail(&v, "the look after the change failed");
+    else if (!(plain = find_guest(&cycle.snap, "vm-plain")))
+        fail(&v, "vm-plain is not in the look after its change");
+    else if (plain->shares != 3000)
         fail(&v, "vm-plain: shares %u after its metadata said 3000", plain->shares);
     free_cycle(&cycle);
     if (dom)
@@ -805,6 +825,142 @@ static void test_reconnect_waits(void)
            &v);
 }
 
+/* vm-plain's shares at the next look, or 0 when it is not read. */
+static unsigned plain_shares(struct coordinator *co)
+{
+    struct cycle cycle = {0};
+    const struct guest *plain;
+    unsigned shares = 0;
+
+    if (read_cycle(co, &cycle) && (plain = find_guest(&cycle.snap, "vm-plain")))
+        shares = plain->shares;
+    free_cycle(&cycle);
+    return shares;
+}
+
+/* Without metadata events (a driver or libvirtd that has none), a look
+ * reads no metadata, and the settings are read again once a minute:
+ * SETTINGS_REREAD_S looks. The change is made with no event delivered
+ * (this test never runs libvirt's event loop). */
+static void test_settings_reread_without_events(void)
+{
+    struct coordinator co = open_node("settings.xml");
+    struct verdict v = {0};
+    virDomainPtr dom = virDomainLookupByName(co.conn, "vm-plain");
+    unsigned shares;
+
+    co.settings_events = false;
+    count_in_stderr(three_looks, &co, "vm-bad"); /* its warning, out of the way */
+    if (!dom || virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, "<guest shares='3000'/>",
+                                     "mc", SETTINGS_URI, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        fail(&v, "cannot set vm-plain's metadata: %s", virGetLastErrorMessage());
+    while (co.cycle + 1 < SETTINGS_REREAD_S && !v.failed)
+        if ((shares = plain_shares(&co)) != DEFAULT_SHARES)
+            fail(&v, "look %lu read vm-plain's shares %u: a look reads no metadata", co.cycle,
+                 shares);
+    if (!v.failed && (shares = plain_shares(&co)) != 3000)
+        fail(&v, "look %lu, a minute in, read vm-plain's shares %u, not the 3000 set", co.cycle,
+             shares);
+    if (dom)
+        virDomainFree(dom);
+    close_node(&co);
+    report("libvirt: without metadata events, settings are read again once a minute, not at "
+           "every look",
+           &v);
+}
+
+static void seventy_five_looks(struct coordinator *co)
+{
+    for (int i = 0; i < 75; i++)
+        run_cycle(co, true);
+}
+
+/* A resize libvirt refuses leaves the guest alone for UNRESPONSIVE_BACKOFF
+ * looks, then twice as long after each refusal: asked at looks 1, 11, 31
+ * and 71 of 75 (the test driver refuses the virtio-mem device's update). */
+static void test_refused_resize_backs_off(void)
+{
+    struct coordinator co = open_node("virtio_mem.xml");
+    struct verdict v = {0};
+    int refusals;
+
+    co.cfg.starve_kib = 300 * 1024; /* kept starved: asked again whenever it may be */
+    co.cfg.waste_kib = 600 * 1024;
+    refusals = count_in_stderr(seventy_five_looks, &co, "vmem: cannot resize");
+    if (refusals != 4 || count_in_said("leaving it alone for 10 cycles") != 1 ||
+        count_in_said("leaving it alone for 20 cycles") != 1 ||
+        count_in_said("leaving it alone for 40 cycles") != 1 ||
+        count_in_said("leaving it alone for 80 cycles") != 1)
+        fail(&v, "refused %d times in 75 looks, expected 4, left alone 10, 20, 40, 80: %.300s",
+             refusals, said);
+    close_node(&co);
+    report("libvirt: after each refused resize the guest is left alone twice as long", &v);
+}
+
+/* host_reserve_kib for the next looks: the host short of room or roomy. */
+static long long reserve_kib;
+
+static void three_looks_at_reserve(struct coordinator *co)
+{
+    co->cfg.host_reserve_kib = reserve_kib;
+    three_looks(co);
+}
+
+/* The host coming short of room is said once, and once its room is back. */
+static void test_pressure_said_each_way(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    int short_of_room, room_again;
+
+    reserve_kib = 16384 * 1024LL; /* all the node's memory: no room */
+    short_of_room = count_said(three_looks_at_reserve, &co, 1, "host short of room");
+    if (short_of_room != 1 || count_in_said("has room again"))
+        fail(&v, "in three looks short of room, said short %d times, roomy %d: %.300s",
+             short_of_room, count_in_said("has room again"), said);
+    reserve_kib = HOST_RESERVE * 1024LL;
+    room_again = count_said(three_looks_at_reserve, &co, 1, "host has room again");
+    if (!v.failed && (room_again != 1 || count_in_said("short of room")))
+        fail(&v, "in three roomy looks, said roomy %d times, short %d: %.300s", room_again,
+             count_in_said("short of room"), said);
+    close_node(&co);
+    report("libvirt: the host short of room is said once, and once when it has room again", &v);
+}
+
+static void two_looks_starved_or_not(struct coordinator *co)
+{
+    co->cfg.host_reserve_kib = reserve_kib;
+    /* A floor above every balloon: no guest can give. */
+    co->cfg.min_guest_kib = reserve_kib > HOST_RESERVE * 1024LL ? 4096 * 1024 : MIN_GUEST_MEMORY;
+    run_cycle(co, true);
+    run_cycle(co, true);
+}
+
+/* A guest left short of its need is said once, and once when it is met
+ * again: vm-small, starved, with neither the host nor a donor to feed it,
+ * then with both. */
+static void test_need_met_again(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    int short_said, met_said;
+
+    co.cfg.policy = find_policy("adaptive");
+    reserve_kib = 16384 * 1024LL;
+    short_said = count_said(two_looks_starved_or_not, &co, 1, "vm-small: left ");
+    if (short_said != 1 || count_in_said("its need is met again"))
+        fail(&v, "left short for two looks: said short %d times, met %d: %.300s", short_said,
+             count_in_said("its need is met again"), said);
+    reserve_kib = HOST_RESERVE * 1024LL;
+    met_said = count_said(two_looks_starved_or_not, &co, 1, "vm-small: its need is met again");
+    if (!v.failed && (met_said != 1 || count_in_said("short of its need")))
+        fail(&v, "fed for two looks: said met %d times, short %d: %.300s", met_said,
+             count_in_said("short of its need"), said);
+    close_node(&co);
+    report("libvirt: a guest left short of its need is said once, and once when it is met again",
+           &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -831,6 +987,10 @@ int main(int argc, char **argv)
     test_settings_from_metadata();
     test_settings_change();
     test_nonsense_in_metadata();
+    test_settings_reread_without_events();
+    test_refused_resize_backs_off();
+    test_pressure_said_each_way();
+    test_need_met_again();
     test_paused_guest_keeps_its_history();
     test_busy_guest_keeps_its_history();
     test_reconnect_closes_the_old_connection();

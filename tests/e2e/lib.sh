@@ -75,10 +75,9 @@ e2e_libvirtd_up() {
     done
 }
 
-# e2e_libvirtd_restart [CONF]: stop libvirtd (by its pid file) and start it
-# again, listening as CONF says when one is given (libvirtd --listen -f).
-# Guests keep running meanwhile.
-e2e_libvirtd_restart() {
+# e2e_libvirtd_stop: stop libvirtd (by its pid file) and wait until it has
+# gone. Guests keep running meanwhile.
+e2e_libvirtd_stop() {
     local pid deadline
 
     pid=$(cat /run/libvirtd.pid 2>/dev/null)
@@ -92,10 +91,66 @@ e2e_libvirtd_restart() {
             sleep 0.2
         done
     fi
+}
+
+# e2e_libvirtd_restart [CONF]: stop libvirtd and start it again outside
+# systemd, listening as CONF says when one is given (libvirtd --listen -f
+# CONF; /etc/libvirt is never edited). Guests keep running meanwhile.
+e2e_libvirtd_restart() {
+    e2e_libvirtd_stop || return 1
     if [[ -n ${1:-} ]]; then
         libvirtd -d --listen -f "$1" || { e2e_log "libvirtd --listen -f $1 did not start"; return 1; }
     fi
     e2e_libvirtd_up
+}
+
+# e2e_test_prefixes: the prefixes of the names of the guests the tests
+# create: make e2e's, make bench's (MC_BENCH_PREFIX) and make demo's.
+e2e_test_prefixes() {
+    echo "mc-e2e- ${MC_BENCH_PREFIX:-mc-bench-} mc-demo-"
+}
+
+# e2e_foreign_guests: the guests of MC_LIBVIRT_URI, running or only defined,
+# whose names begin with none of the tests' prefixes, one a line. Fails,
+# saying so, when libvirt cannot list them.
+e2e_foreign_guests() {
+    local names name prefix ours
+
+    if ! names=$(e2e_virsh list --all --name); then
+        e2e_log "cannot list the guests on $MC_LIBVIRT_URI"
+        return 1
+    fi
+    while read -r name; do
+        [[ -n $name ]] || continue
+        ours=no
+        for prefix in $(e2e_test_prefixes); do
+            [[ $name == "$prefix"* ]] && ours=yes
+        done
+        [[ $ours == yes ]] || echo "$name"
+    done <<<"$names"
+}
+
+# e2e_may_disrupt_libvirtd WHAT: whether WHAT may stop, kill and restart
+# the host's libvirtd outside systemd, and run it a while listening on TCP
+# without authentication: yes when the host has no guest but the tests'
+# (running or defined), or when MC_E2E_DISRUPT_HOST=1 says the user
+# accepts it; otherwise no, said loudly, and also when the guests cannot be
+# listed.
+e2e_may_disrupt_libvirtd() {
+    local foreign
+
+    [[ ${MC_E2E_DISRUPT_HOST:-} == 1 ]] && return 0
+    foreign=$(e2e_foreign_guests) || {
+        e2e_log "REFUSED: $1: cannot tell whether this host has guests of its own"
+        return 1
+    }
+    [[ -z $foreign ]] && return 0
+    e2e_log "REFUSED: $1 disturbs this host's libvirtd (make e2e's scenarios 6 and 7 kill"
+    e2e_log "it, restart it outside systemd, and run it a while listening on TCP with no"
+    e2e_log "authentication), and this host has guests the tests did not create:"
+    e2e_log "$(paste -sd ' ' <<<"$foreign")."
+    e2e_log "Set MC_E2E_DISRUPT_HOST=1 to run it anyway."
+    return 1
 }
 
 # e2e_disk_file NAME: the disk image of guest NAME.
