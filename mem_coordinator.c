@@ -42,8 +42,8 @@
 #include <libxml/xpath.h>
 
 /* Tunables: edit and run make again. The flags in -h override them. */
-#define STARVATION_THRESHOLD 150  /* MiB: less unused than this and a guest is starved */
-#define WASTE_THRESHOLD      300  /* MiB: more unused than this and a guest is wasteful */
+#define STARVATION_THRESHOLD 150  /* MiB: less free than this and a guest is starved */
+#define WASTE_THRESHOLD      300  /* MiB: more free than this and a guest is wasteful */
 #define MIN_GUEST_MEMORY     200  /* MiB: no balloon is shrunk below this */
 #define HOST_RESERVE         256  /* MiB: host free memory never handed to guests */
 #define HOST_COMFORT         1024 /* MiB above HOST_RESERVE: with less, memory goes back by need */
@@ -99,8 +99,8 @@ struct policy;
 /* Everything a policy may consult besides the snapshot; sizes in KiB, as libvirt counts. */
 struct config {
     const struct policy *policy;
-    long long starve_kib;       /* unused below this: starved */
-    long long waste_kib;        /* unused above this: wasteful */
+    long long starve_kib;       /* free memory below this: starved */
+    long long waste_kib;        /* free memory above this: wasteful */
     long long min_guest_kib;    /* floor for any balloon */
     long long host_reserve_kib; /* host free memory never given away */
     long long host_comfort_kib; /* room above the reserve below which memory goes back by need */
@@ -119,17 +119,19 @@ struct config {
  * its balloon is heading and what getting there will do to its free memory. */
 struct guest {
     const char *name;
-    long long actual_kib;     /* balloon size now, as libvirt reports it */
-    long long target_kib;     /* where its balloon is heading: our last resize, or actual */
-    long long max_kib;        /* the most its balloon may give it */
-    long long unused_kib;     /* free memory in its last statistics (not "available", its total) */
-    long long coming_kib;     /* what its balloon will still add (+) or take (-) from that */
-    long long use_rate_kib_s; /* how fast its used memory grows; negative: shrinks */
-    int stats_interval_s;     /* between its last two statistics; 0: not known yet */
-    long long resident_unused_kib;     /* of it, what QEMU holds: taking it back frees the host */
-    long long guarantee_kib;           /* never shrunk below this (nor below the guest floor) */
-    unsigned shares;                   /* its priority against the other guests */
-    unsigned long cycles_wasteful;     /* in a row with more unused than the waste threshold */
+    long long actual_kib;          /* balloon size now, as libvirt reports it */
+    long long target_kib;          /* where its balloon is heading: our last resize, or actual */
+    long long max_kib;             /* the most its balloon may give it */
+    long long unused_kib;          /* MemFree in its last statistics (not "available", its total) */
+    long long usable_kib;          /* MemFree and the page cache it may drop (usable_of) */
+    long long coming_kib;          /* what its balloon will still add (+) or take (-) from both */
+    long long use_rate_kib_s;      /* how fast its used memory grows; negative: shrinks */
+    int stats_interval_s;          /* between its last two statistics; 0: not known yet */
+    long long resident_usable_kib; /* of usable, what QEMU holds: taking it back frees it */
+    long long guarantee_kib;       /* never shrunk below this (nor below the guest floor) */
+    long long deflated_kib; /* its balloon deflated itself to this on an OOM: its floor for now */
+    unsigned shares;        /* its priority against the other guests */
+    unsigned long cycles_wasteful;     /* in a row with more usable than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
     bool settling;     /* in motion, and its statistics cannot tell where: sits out */
@@ -143,7 +145,7 @@ struct snapshot {
     long long host_free_kib;
     long long host_promised_kib;  /* growths under way, not yet drawn from the host */
     long long host_returning_kib; /* shrinks under way, not yet back on the host */
-    long long host_untouched_kib; /* guests' unused memory QEMU does not hold: theirs to touch */
+    long long host_untouched_kib; /* guests' free memory QEMU does not hold: theirs to touch */
     bool period_due;              /* a PERIOD has passed: decide what waits for one */
 };
 
@@ -175,6 +177,7 @@ struct policy {
     const char *name;
     const char *summary;
     plan_fn *plan;
+    long long (*free_of)(const struct guest *g); /* the free memory it measures a guest by */
 };
 
 /* The daemon around the policy. */
@@ -192,13 +195,15 @@ struct options {
 };
 
 /* One guest's balloon figures as libvirt reported them this cycle. The
- * statistics (unused, available, last_update) are one sample the guest took
+ * statistics (unused, usable, available, last_update) are one sample the guest took
  * on its own timer; actual is read whenever libvirt is asked. */
 struct balloon_reading {
     long long actual_kib, max_kib, unused_kib, available_kib;
-    long long last_update; /* s since the epoch, when the guest took its statistics */
-    long long rss_kib;     /* what its QEMU holds on the host, now */
-    bool has_unused, has_available, has_last_update, has_rss;
+    long long last_update;     /* s since the epoch, when the guest took its statistics */
+    long long rss_kib;         /* what its QEMU holds on the host, now */
+    long long usable_kib;      /* MemAvailable: what it could use without the host */
+    long long disk_caches_kib; /* page cache, tmpfs and dirty pages: reported, never subtracted */
+    bool has_unused, has_available, has_usable, has_disk_caches, has_last_update, has_rss;
     bool queried; /* libvirt asked the guest's QEMU; not when NOWAIT found it busy */
 };
 
@@ -209,6 +214,12 @@ struct guest_settings {
     long long guarantee_kib;
     bool left_alone; /* manage="no", or metadata that makes no sense: never read nor resized */
     char wrong[160]; /* what in it makes no sense, as said; empty when all of it does */
+};
+
+/* What a guest's balloon does of itself, as its live XML says. */
+struct balloon_features {
+    bool free_page_reporting; /* the guest hands pages it frees back to the host */
+    bool deflate_on_oom;      /* autodeflate: the guest deflates it rather than kill */
 };
 
 /* A guest's virtio-mem devices, as its live XML describes them; the first is
@@ -230,6 +241,7 @@ struct guest_history {
     bool nonsense_reported;            /* said that its figures make no sense */
     bool unreadable_reported;          /* said that its metadata cannot be read */
     bool short_reported;               /* said that it was left short of its need */
+    bool no_usable_reported;           /* said that it reports no MemAvailable */
     bool in_job;                       /* runs a job (a migration): left alone until it ends */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
@@ -249,7 +261,9 @@ struct guest_history {
     unsigned long refused_until;      /* cycle before which it is left alone */
     unsigned long refused_backoff;    /* the wait after libvirt refused it, doubling */
     unsigned long backoff_cycles;     /* the wait before it is asked again, doubling */
-    /* Its used memory (available - unused) at its last statistics, oldest
+    long long deflated_kib;           /* its balloon deflated itself to this on an OOM; 0: not */
+    long long deflated_used_kib;      /* its use then; -1: not known yet */
+    /* Its used memory (available - usable) at its last statistics, oldest
      * first: what its rate of use is measured from. */
     struct {
         long long at; /* last_update */
@@ -258,10 +272,11 @@ struct guest_history {
     int use_count;
     unsigned long cycles_wasteful;
     unsigned long grows, shrinks; /* resizes libvirt took, for the metrics */
-    /* Its virtio-mem, from its XML, read again when its maximum
-     * (balloon.maximum, which counts it) changes. */
+    /* Its virtio-mem and balloon features, from its XML, read again when
+     * its maximum (balloon.maximum, which counts virtio-mem) changes. */
     long long devices_read_at_max_kib; /* 0: not read yet */
     struct virtio_mem mem;
+    struct balloon_features balloon;
 };
 
 struct coordinator {
@@ -304,10 +319,18 @@ static long long clamp_ll(long long value, long long low, long long high)
 }
 
 /* A guest's free memory once its balloon has arrived: policies size guests
- * by their targets, never by a balloon caught half-way. */
+ * by their targets, never by a balloon caught half-way. Seed, the original
+ * algorithm, measures MemFree, which a guest's page cache fills whatever it
+ * needs; adaptive measures MemAvailable, which counts clean cache as free,
+ * since the guest drops it the moment a program wants the memory. */
 static long long expected_unused(const struct guest *g)
 {
     return g->unused_kib + g->coming_kib;
+}
+
+static long long expected_usable(const struct guest *g)
+{
+    return g->usable_kib + g->coming_kib;
 }
 
 /* Resizes go in whole MiB: balloon targets stay page-aligned and printed figures exact. */
@@ -349,10 +372,11 @@ static bool worth_a_resize(long long kib, const struct config *cfg)
     return kib > 0 && kib >= cfg->min_step_kib;
 }
 
-/* The least a guest may hold: the floor for every guest, or its guarantee. */
+/* The least a guest may hold: the floor for every guest, its guarantee, or
+ * what its balloon deflated itself to when the guest ran out. */
 static long long guest_floor(const struct guest *g, const struct config *cfg)
 {
-    return max_ll(cfg->min_guest_kib, g->guarantee_kib);
+    return max_ll(max_ll(cfg->min_guest_kib, g->guarantee_kib), g->deflated_kib);
 }
 
 /* Grow a guest by up to want_kib of host memory, within its max and the host reserve. */
@@ -514,22 +538,22 @@ static long long horizon_s(const struct guest *g, const struct config *cfg)
     return max_ll(cfg->look_s, g->stats_interval_s) + cfg->lag_s;
 }
 
-/* What a guest needs unused to last that long, at the rate its use grows. */
-static long long needed_unused(const struct guest *g, const struct config *cfg)
+/* What a guest needs free to last that long, at the rate its use grows. */
+static long long needed_usable(const struct guest *g, const struct config *cfg)
 {
     return cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * horizon_s(g, cfg);
 }
 
 static bool needy(const struct guest *g, const struct config *cfg)
 {
-    return guest_measured(g) && can_grow(g, cfg) && expected_unused(g) < needed_unused(g, cfg);
+    return guest_measured(g) && can_grow(g, cfg) && expected_usable(g) < needed_usable(g, cfg);
 }
 
 /* Seconds until a guest runs out at its rate; one whose use does not grow
  * counts as growing by 1 MiB/s, so the poorest of those goes first. */
 static double seconds_left(const struct guest *g)
 {
-    return (double)max_ll(0, expected_unused(g)) / (double)max_ll(1024, g->use_rate_kib_s);
+    return (double)max_ll(0, expected_usable(g)) / (double)max_ll(1024, g->use_rate_kib_s);
 }
 
 /* How many looks ago a guest was last fed, 3 for longer or never. Under
@@ -580,12 +604,12 @@ static void sort_by_turn(const struct snapshot *snap, size_t *guests, size_t cou
     free(order);
 }
 
-/* The unused memory a needy guest is fed up to: its need and a quarter of
+/* The free memory a needy guest is fed up to: its need and a quarter of
  * the band between the thresholds. The need already holds the rate's
  * headroom, and a guest that dips below it is fed at the next look. */
-static long long target_unused(const struct guest *g, const struct config *cfg)
+static long long target_usable(const struct guest *g, const struct config *cfg)
 {
-    return needed_unused(g, cfg) + (cfg->waste_kib - cfg->starve_kib) / 4;
+    return needed_usable(g, cfg) + (cfg->waste_kib - cfg->starve_kib) / 4;
 }
 
 /* A guest whose use falls faster than the band between the thresholds a
@@ -617,23 +641,30 @@ static double host_pressure(const struct plan *plan, const struct snapshot *snap
     return 1 - (double)room / (double)cfg->host_comfort_kib;
 }
 
-/* What a guest keeps unused when memory is taken from it. On a roomy host,
+/* What a guest keeps free when memory is taken from it. On a roomy host,
  * the waste threshold and a horizon of its growth: a quiet guest starts its
  * next burst on what it has, where memory taken back would gain the host
  * nothing. As the host nears its reserve, less, down to the guest's bare
  * need at the reserve. */
-static long long kept_unused(const struct guest *g, const struct config *cfg, double pressure)
+static long long kept_usable(const struct guest *g, const struct config *cfg, double pressure)
 {
-    return needed_unused(g, cfg) +
+    return needed_usable(g, cfg) +
            (long long)((double)(cfg->waste_kib - cfg->starve_kib) * (1 - pressure));
 }
 
-/* What a guest can give, to another guest or to the host. */
+/* What a guest can give, to another guest or to the host. Its page cache
+ * only while the host is short of room, and then first of all, since the
+ * guest drops it without harm: on a roomy host a guest keeps what it has
+ * read, and gives only what its MemFree holds above its line. */
 static long long spare(const struct guest *g, const struct config *cfg, double pressure)
 {
+    long long above = expected_usable(g) - kept_usable(g, cfg, pressure);
+
     if (!guest_measured(g) || !may_give_back(g, cfg))
         return 0;
-    return max_ll(0, expected_unused(g) - kept_unused(g, cfg, pressure));
+    if (pressure == 0)
+        above = min_ll(above, expected_unused(g) - kept_usable(g, cfg, 0));
+    return max_ll(0, above);
 }
 
 /* What a guest gives back to the host at once, return_step_kib at most. On
@@ -660,7 +691,7 @@ static struct donor donor_of(const struct snapshot *snap, size_t guest, long lon
 {
     const struct guest *g = &snap->guests[guest];
 
-    return (struct donor){guest, kib, later, g->shares, min_ll(kib, g->resident_unused_kib)};
+    return (struct donor){guest, kib, later, g->shares, min_ll(kib, g->resident_usable_kib)};
 }
 
 /* Fewer shares give first (VMware ESX reclaims by shares the same way); then
@@ -716,8 +747,8 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
                  size_t *next_donor, unsigned top_shares)
 {
     const struct guest *g = &snap->guests[needy_guest];
-    long long want = target_unused(g, cfg) - expected_unused(g);
-    long long short_of_need = needed_unused(g, cfg) - expected_unused(g);
+    long long want = target_usable(g, cfg) - expected_usable(g);
+    long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
     long long host_kib = host_room_for(plan, snap, cfg, g, top_shares);
     const struct donor *donor = NULL;
     long long donor_kib = 0;
@@ -747,7 +778,7 @@ static long long claim(const struct guest *g, const struct config *cfg)
 {
     long long ahead = cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * cfg->claim_s;
 
-    return clamp_ll(ahead - expected_unused(g), 0, g->max_kib - g->target_kib);
+    return clamp_ll(ahead - expected_usable(g), 0, g->max_kib - g->target_kib);
 }
 
 /* What is left of a needy guest's need once the plan has fed it. */
@@ -756,7 +787,7 @@ static long long unmet_need(const struct guest *g, const struct config *cfg,
 {
     const struct resize *r = plan_find(plan, guest);
 
-    return max_ll(0, needed_unused(g, cfg) - expected_unused(g) - (r ? r->delta_kib : 0));
+    return max_ll(0, needed_usable(g, cfg) - expected_usable(g) - (r ? r->delta_kib : 0));
 }
 
 /* Memory goes back to the host by the host's need. Under pressure, at every
@@ -848,9 +879,10 @@ cleanup:
 }
 
 static const struct policy policies[] = {
-    {"seed", "feed the most starved guest, trim the most wasteful (the original)", plan_seed},
-    {"adaptive", "feed every needy guest ahead of its rate of use, give back slowly",
-     plan_adaptive},
+    {"seed", "feed the most starved guest, trim the most wasteful (the original)", plan_seed,
+     expected_unused},
+    {"adaptive", "feed every needy guest ahead of its rate of use, give back slowly", plan_adaptive,
+     expected_usable},
 };
 
 static const struct policy *find_policy(const char *name)
@@ -889,7 +921,7 @@ static struct config default_config(void)
 
 static struct guest_history fresh_history(void)
 {
-    return (struct guest_history){.overhead_kib = -1};
+    return (struct guest_history){.overhead_kib = -1, .deflated_used_kib = -1};
 }
 
 /*
@@ -940,6 +972,12 @@ static const char *nonsense_in(const struct balloon_reading *r, long long now)
         return "more unused than the max";
     if (r->has_unused && r->has_available && r->unused_kib > r->available_kib)
         return "more unused than its total";
+    if (r->has_usable && r->usable_kib > r->max_kib)
+        return "more usable than the max";
+    if (r->has_usable && r->has_available && r->usable_kib > r->available_kib)
+        return "more usable than its total";
+    if (r->has_disk_caches && r->has_available && r->disk_caches_kib > r->available_kib)
+        return "more cache than its total";
     if (r->has_last_update && r->last_update > now + 60)
         return "statistics from the future";
     return NULL;
@@ -955,7 +993,7 @@ static bool statistics_stale(const struct balloon_reading *r, long long now)
     return r->has_last_update && now - r->last_update > STALE_STATS_S;
 }
 
-enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT };
+enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT, BALLOON_DEFLATED };
 
 /* The wait before a guest that failed us is asked again: UNRESPONSIVE_BACKOFF
  * cycles, doubling each time up to UNRESPONSIVE_MAX (Xen's squeezed does so). */
@@ -988,6 +1026,52 @@ static enum balloon_event balloon_stopped(struct guest_history *h, const struct 
     return BALLOON_STOPPED_SHORT;
 }
 
+/* What a guest could use without the host: MemAvailable, which adds the
+ * page cache it can drop to MemFree, or MemFree from a guest that does not
+ * report it (an old kernel or balloon driver). MemAvailable also holds back
+ * the kernel's watermark reserve (70 MiB below MemFree on an idle 512 MiB
+ * test guest), which the starvation line already keeps a guest above:
+ * never less than MemFree, so a guest without cache is measured as before. */
+static long long usable_of(const struct balloon_reading *r)
+{
+    return r->has_usable ? max_ll(r->usable_kib, r->unused_kib) : r->unused_kib;
+}
+
+/* What a guest uses, from one sample of its statistics; -1 without one. */
+static long long used_of(const struct balloon_reading *r)
+{
+    return r->has_unused && r->has_available ? r->available_kib - usable_of(r) : -1;
+}
+
+/*
+ * A balloon with deflate-on-OOM gives its pages back to a guest that runs
+ * out, instead of letting the guest's OOM killer act: a balloon that grew
+ * since the last look, where no target of ours took it, is the guest in
+ * need. Its size then is its floor until its use has fallen by more than
+ * band_kib, so that the memory is not taken straight back into the next
+ * OOM. True when it deflated itself this cycle.
+ */
+static bool follow_deflation(struct guest_history *h, const struct balloon_reading *r,
+                             unsigned long cycle, long long band_kib)
+{
+    long long used_kib = used_of(r);
+    bool grew = h->read_before && r->actual_kib >= h->last_actual_kib + ARRIVED_KIB;
+    bool past_ours = !h->target_kib || r->actual_kib >= h->target_kib + ARRIVED_KIB;
+
+    if (h->balloon.deflate_on_oom && grew && past_ours) {
+        h->deflated_kib = r->actual_kib;
+        h->deflated_used_kib = used_kib;
+        h->grown_cycle = cycle;
+        h->target_kib = 0; /* ours is moot: the guest took what it needed */
+        return true;
+    }
+    if (h->deflated_kib && h->deflated_used_kib < 0)
+        h->deflated_used_kib = used_kib;
+    if (h->deflated_kib && used_kib >= 0 && used_kib < h->deflated_used_kib - band_kib)
+        h->deflated_kib = 0;
+    return false;
+}
+
 /* One cycle's reading of a guest, as the policy should see it. now: s since
  * the epoch, the clock of last_update. */
 static enum balloon_event follow_balloon(struct guest_history *h, const struct balloon_reading *r,
@@ -1001,7 +1085,9 @@ static enum balloon_event follow_balloon(struct guest_history *h, const struct b
     g->actual_kib = g->target_kib = r->actual_kib;
     g->max_kib = r->max_kib;
     g->unused_kib = r->unused_kib;
+    g->usable_kib = usable_of(r);
     g->has_unused = r->has_unused;
+    g->deflated_kib = h->deflated_kib;
     g->coming_kib = 0;
     g->settling = false;
     g->cycles_since_growth = h->grown_cycle ? cycle - h->grown_cycle : ULONG_MAX;
@@ -1068,25 +1154,24 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     int n;
 
     h->cycles_wasteful =
-        guest_measured(g) && expected_unused(g) > waste_kib ? h->cycles_wasteful + 1 : 0;
+        guest_measured(g) && expected_usable(g) > waste_kib ? h->cycles_wasteful + 1 : 0;
     g->cycles_wasteful = h->cycles_wasteful;
     g->use_rate_kib_s = 0;
     g->stats_interval_s = 0;
-    g->resident_unused_kib = r->has_unused ? r->unused_kib : 0;
+    g->resident_usable_kib = r->has_unused ? g->usable_kib : 0;
     if (!r->has_unused || !r->has_available)
         return;
-    /* QEMU's resident memory beyond what the guest uses: pages it touched
-     * and freed, which its balloon hands back to the host. Pages it never
-     * touched cost the host nothing, and taking them back frees nothing.
-     * Without QEMU's figure, all of it may be resident. */
+    /* QEMU's resident memory beyond what the guest uses: its page cache,
+     * and pages it touched and freed, which its balloon hands back to the
+     * host. Pages it never touched cost the host nothing, and taking them
+     * back frees nothing. Without QEMU's figure, all of it may be resident. */
     if (r->has_rss)
-        g->resident_unused_kib =
-            clamp_ll(r->rss_kib - (r->available_kib - r->unused_kib), 0, r->unused_kib);
+        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r), 0, g->usable_kib);
     if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
         h->use[h->use_count].at = at;
-        h->use[h->use_count++].used_kib = r->available_kib - r->unused_kib;
+        h->use[h->use_count++].used_kib = used_of(r);
     }
     n = h->use_count;
     if (n < 2)
@@ -1104,10 +1189,10 @@ static long long growth_under_way(const struct guest *g)
     return max_ll(0, g->target_kib - g->actual_kib);
 }
 
-/* Unused memory a guest may touch at any moment, at the host's cost. */
+/* Free memory a guest may touch at any moment, at the host's cost. */
 static long long untouched(const struct guest *g)
 {
-    return g->has_unused ? max_ll(0, g->unused_kib - g->resident_unused_kib) : 0;
+    return g->has_unused ? max_ll(0, g->usable_kib - g->resident_usable_kib) : 0;
 }
 
 /* What a guest's shrink under way will still give the host. */
@@ -1125,9 +1210,10 @@ static enum balloon_event see_guest(struct guest_history *h, struct balloon_read
                                     struct guest *g, const char **nonsense)
 {
     enum balloon_event event;
+    bool deflated;
 
     if (statistics_stale(r, now))
-        r->has_unused = r->has_available = false;
+        r->has_unused = r->has_available = r->has_usable = r->has_disk_caches = false;
     *nonsense = nonsense_in(r, now);
     if (*nonsense) {
         *g = (struct guest){.name = g->name,
@@ -1138,9 +1224,11 @@ static enum balloon_event see_guest(struct guest_history *h, struct balloon_read
                             .settling = true};
         return BALLOON_QUIET;
     }
+    /* Use wobbles by the band between the thresholds while a guest is fed and trimmed. */
+    deflated = follow_deflation(h, r, cycle, cfg->waste_kib - cfg->starve_kib);
     event = follow_balloon(h, r, cycle, now, g);
     track_use(h, r, cfg->waste_kib, now, g);
-    return event;
+    return deflated ? BALLOON_DEFLATED : event;
 }
 
 /* Messages */
@@ -1378,6 +1466,8 @@ static bool read_bulk_balloon(virDomainStatsRecordPtr record, struct balloon_rea
     r->queried = balloon_queried(record);
     r->has_unused = find_kib(params, n, "balloon.unused", &r->unused_kib);
     r->has_available = find_kib(params, n, "balloon.available", &r->available_kib);
+    r->has_usable = find_kib(params, n, "balloon.usable", &r->usable_kib);
+    r->has_disk_caches = find_kib(params, n, "balloon.disk_caches", &r->disk_caches_kib);
     r->has_last_update = find_kib(params, n, "balloon.last-update", &r->last_update) &&
                          r->last_update > 0; /* 0: never */
     r->has_rss = find_kib(params, n, "balloon.rss", &r->rss_kib);
@@ -1400,6 +1490,9 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
     r->has_unused = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_UNUSED, &r->unused_kib);
     r->has_available =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_AVAILABLE, &r->available_kib);
+    r->has_usable = find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_USABLE, &r->usable_kib);
+    r->has_disk_caches =
+        find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_DISK_CACHES, &r->disk_caches_kib);
     r->has_last_update =
         find_memory_stat(stats, count, VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, &r->last_update) &&
         r->last_update > 0; /* 0: never */
@@ -1495,15 +1588,36 @@ static long long child_size_kib(xmlNodePtr node, const char *child)
 
 #define VIRTIO_MEM_PATH "/domain/devices/memory[@model='virtio-mem']"
 
-/* A guest's virtio-mem devices from its live XML; false when it cannot be
- * read or makes no sense. */
-static bool read_virtio_mem(virDomainPtr dom, struct virtio_mem *mem)
+/* Whether doc has a node at path, an attribute's path with its value. */
+static bool has_node(xmlDocPtr doc, const char *path)
+{
+    xmlXPathObjectPtr found = find_nodes(doc, path);
+    bool any = node_count(found) > 0;
+
+    xmlXPathFreeObject(found);
+    return any;
+}
+
+static struct balloon_features read_balloon_features(xmlDocPtr doc)
+{
+    return (struct balloon_features){
+        .free_page_reporting = has_node(doc, "/domain/devices/memballoon[@freePageReporting='on']"),
+        .deflate_on_oom = has_node(doc, "/domain/devices/memballoon[@autodeflate='on']"),
+    };
+}
+
+/* A guest's virtio-mem devices and balloon features from its live XML;
+ * false when it cannot be read or makes no sense. */
+static bool read_memory_devices(virDomainPtr dom, struct virtio_mem *mem,
+                                struct balloon_features *balloon)
 {
     xmlDocPtr doc = read_domain_xml(dom);
     xmlXPathObjectPtr devices = doc ? find_nodes(doc, VIRTIO_MEM_PATH) : NULL;
     bool ok = devices != NULL;
 
     *mem = (struct virtio_mem){0};
+    if (ok)
+        *balloon = read_balloon_features(doc);
     for (int i = 0; ok && i < node_count(devices); i++) {
         xmlNodePtr target = child_named(devices->nodesetval->nodeTab[i], "target");
         long long size = child_size_kib(target, "size");
@@ -1574,7 +1688,7 @@ static bool read_mechanisms(virDomainPtr dom, struct guest_history *history,
 {
     *balloon_kib = r->actual_kib;
     if (history->devices_read_at_max_kib != r->max_kib) {
-        if (!read_virtio_mem(dom, &history->mem)) {
+        if (!read_memory_devices(dom, &history->mem, &history->balloon)) {
             history->devices_read_at_max_kib = 0;
             return false;
         }
@@ -1854,6 +1968,14 @@ static void note_statistics(struct coordinator *co, virDomainPtr dom, struct gue
         info("%s: balloon statistics now available", virDomainGetName(dom));
     history->cycles_without_stats = 0;
     history->no_stats_reported = false;
+    /* Said once: an old guest kernel or balloon driver goes on without it. */
+    if (!r->has_usable && !history->no_usable_reported &&
+        co->cfg.policy->free_of == expected_usable) {
+        history->no_usable_reported = true;
+        info("%s: reports no usable memory (MemAvailable); measured by its free memory, "
+             "which counts its page cache as need",
+             virDomainGetName(dom));
+    }
 }
 
 /* Guests that run a job (a migration, a save, a dump) are left alone until
@@ -1921,6 +2043,10 @@ static bool read_guest(struct coordinator *co, virDomainStatsRecordPtr record, l
         warn("%s: its balloon stopped at %lld MiB, short of %lld MiB; not asking it to give "
              "for %lu cycles",
              g->name, mib(r->actual_kib), mib(sent_to_kib), history->backoff_cycles);
+    if (event == BALLOON_DEFLATED)
+        warn("%s: ran out of memory, and its balloon deflated itself to %lld MiB "
+             "(deflate-on-OOM); not shrinking it below that until its use falls",
+             g->name, mib(r->actual_kib));
     note_statistics(co, record->dom, history, r, now);
     return true;
 }
@@ -2339,23 +2465,48 @@ static void print_change(FILE *out, const struct snapshot *snap, const struct re
         fprintf(out, " [%s]", outcome_name(r->outcome, dry_run));
 }
 
-static void print_guest_table(FILE *out, const struct snapshot *snap, const struct plan *plan,
-                              bool dry_run)
+/* A figure of a guest's statistics for the guest table: "-" when it has none. */
+static const char *table_figure(char *text, size_t size, bool present, long long kib)
 {
-    fprintf(out, "  %-20s %8s %8s %8s %8s %8s  %s\n", "guest", "actual", "target", "unused",
-            "coming", "max", "MiB");
+    if (!present)
+        return "-";
+    snprintf(text, size, "%lld", mib(kib));
+    return text;
+}
+
+/* What a guest's balloon does of itself: free page reporting, deflate-on-OOM. */
+static const char *features_name(const struct balloon_features *f)
+{
+    if (f->free_page_reporting)
+        return f->deflate_on_oom ? "fpr,oom" : "fpr";
+    return f->deflate_on_oom ? "oom" : "-";
+}
+
+/* usable is what adaptive measures a guest by: MemFree where the guest
+ * reports no MemAvailable. cache is the guest's own figure, for a look. */
+static void print_guest_table(FILE *out, const struct coordinator *co, const struct cycle *cycle)
+{
+    const struct snapshot *snap = &cycle->snap;
+
+    fprintf(out, "  %-20s %8s %8s %8s %8s %8s %8s %8s %8s  %s\n", "guest", "actual", "target",
+            "unused", "usable", "cache", "coming", "max", "balloon", "MiB");
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
-        const struct resize *r = plan_find(plan, i);
-        char unused[24] = "-";
+        const struct balloon_reading *reading = &cycle->readings[i];
+        const struct resize *r = plan_find(&cycle->plan, i);
+        char unused[24], usable[24], cache[24];
 
-        if (g->has_unused)
-            snprintf(unused, sizeof(unused), "%lld", mib(g->unused_kib));
-        fprintf(out, "  %-20s %8lld %8lld %8s %+8lld %8lld", g->name, mib(g->actual_kib),
-                mib(g->target_kib), unused, mib(g->coming_kib), mib(g->max_kib));
+        fprintf(out, "  %-20s %8lld %8lld %8s %8s %8s %+8lld %8lld %8s", g->name,
+                mib(g->actual_kib), mib(g->target_kib),
+                table_figure(unused, sizeof(unused), g->has_unused, g->unused_kib),
+                table_figure(usable, sizeof(usable), g->has_unused, g->usable_kib),
+                table_figure(cache, sizeof(cache), g->has_unused && reading->has_disk_caches,
+                             reading->disk_caches_kib),
+                mib(g->coming_kib), mib(g->max_kib),
+                features_name(&co->history[cycle->history_at[i]].balloon));
         if (r) {
             fputs("  ", out);
-            print_change(out, snap, r, dry_run);
+            print_change(out, snap, r, co->opt.dry_run);
         } else if (g->settling) {
             fputs("  settling", out);
         } else if (g->refused) {
@@ -2370,9 +2521,10 @@ static void print_guest_table(FILE *out, const struct snapshot *snap, const stru
 /* One line a PERIOD, and for each look between that moved something: the
  * time, the guests, the host, and what moved; -v puts the guest table above
  * it. Written whole, then said line by line, so that syslog gets lines too. */
-static void report_cycle(const struct coordinator *co, const struct snapshot *snap,
-                         const struct plan *plan)
+static void report_cycle(const struct coordinator *co, const struct cycle *cycle)
 {
+    const struct snapshot *snap = &cycle->snap;
+    const struct plan *plan = &cycle->plan;
     char clock[16], *text = NULL, *line, *rest;
     size_t length = 0;
     time_t now = time(NULL);
@@ -2383,7 +2535,7 @@ static void report_cycle(const struct coordinator *co, const struct snapshot *sn
         !(out = open_memstream(&text, &length)))
         return;
     if (verbosity >= 2)
-        print_guest_table(out, snap, plan, co->opt.dry_run);
+        print_guest_table(out, co, cycle);
     /* syslog stamps its lines itself. */
     if (!to_syslog) {
         strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &local));
@@ -2534,6 +2686,7 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
         const struct balloon_reading *reading = &readings[i];
+        const struct balloon_features *balloon = &co->history[cycle->history_at[i]].balloon;
         const struct resize *r = plan_find(plan, i);
 
         fputs(i ? ",{\"name\":" : "{\"name\":", out);
@@ -2542,13 +2695,19 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
                 ",\"actual_kib\":%lld,\"balloon_kib\":%lld,\"target_kib\":%lld,\"max_kib\":%lld",
                 g->actual_kib, cycle->balloon_kib[i], g->target_kib, g->max_kib);
         json_figure(out, "unused_kib", g->has_unused, g->unused_kib);
+        json_figure(out, "usable_kib", reading->has_usable, reading->usable_kib);
+        json_figure(out, "disk_caches_kib", reading->has_disk_caches, reading->disk_caches_kib);
         json_figure(out, "available_kib", reading->has_available, reading->available_kib);
         json_figure(out, "last_update", reading->has_last_update, reading->last_update);
         json_figure(out, "rss_kib", reading->has_rss, reading->rss_kib);
         fprintf(out,
-                ",\"resident_unused_kib\":%lld,\"shares\":%u,\"guarantee_kib\":%lld,"
-                "\"unmet_kib\":%lld",
-                g->resident_unused_kib, g->shares, g->guarantee_kib, plan->unmet_kib[i]);
+                ",\"resident_usable_kib\":%lld,\"shares\":%u,"
+                "\"guarantee_kib\":%lld,\"deflated_kib\":%lld,\"unmet_kib\":%lld",
+                g->resident_usable_kib, g->shares, g->guarantee_kib, g->deflated_kib,
+                plan->unmet_kib[i]);
+        fprintf(out, ",\"free_page_reporting\":%s,\"deflate_on_oom\":%s",
+                balloon->free_page_reporting ? "true" : "false",
+                balloon->deflate_on_oom ? "true" : "false");
         fprintf(out,
                 ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"settling\":%s,"
                 "\"unresponsive\":%s,\"refused\":%s,\"delta_kib\":%lld",
@@ -2702,12 +2861,35 @@ static void write_metrics(struct coordinator *co, const struct cycle *cycle)
         if (guests[i].has_unused)
             guest_sample(out, "guest_unused_bytes", guests[i].name, NULL,
                          guests[i].unused_kib * 1024);
+    metric_header(out, "guest_usable_bytes", "gauge",
+                  "Memory the guest could use without the host (MemAvailable: free and cache).");
+    for (size_t i = 0; i < count; i++)
+        if (cycle->readings[i].has_usable && guests[i].has_unused)
+            guest_sample(out, "guest_usable_bytes", guests[i].name, NULL,
+                         cycle->readings[i].usable_kib * 1024);
+    metric_header(out, "guest_disk_caches_bytes", "gauge",
+                  "The guest's page cache, tmpfs and dirty pages, as it reports them.");
+    for (size_t i = 0; i < count; i++)
+        if (cycle->readings[i].has_disk_caches && guests[i].has_unused)
+            guest_sample(out, "guest_disk_caches_bytes", guests[i].name, NULL,
+                         cycle->readings[i].disk_caches_kib * 1024);
     metric_header(out, "guest_starved", "gauge",
-                  "1 when the guest will have less unused memory than the starvation threshold.");
+                  "1 when the guest will have less free memory than the starvation threshold, "
+                  "as its policy measures it.");
     for (size_t i = 0; i < count; i++)
         if (guests[i].has_unused)
             guest_sample(out, "guest_starved", guests[i].name, NULL,
-                         expected_unused(&guests[i]) < co->cfg.starve_kib);
+                         co->cfg.policy->free_of(&guests[i]) < co->cfg.starve_kib);
+    metric_header(out, "guest_free_page_reporting", "gauge",
+                  "1 when the guest's balloon hands the pages it frees back to the host.");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_free_page_reporting", guests[i].name, NULL,
+                     co->history[cycle->history_at[i]].balloon.free_page_reporting);
+    metric_header(out, "guest_deflate_on_oom", "gauge",
+                  "1 when the guest's balloon deflates itself rather than let the guest run out.");
+    for (size_t i = 0; i < count; i++)
+        guest_sample(out, "guest_deflate_on_oom", guests[i].name, NULL,
+                     co->history[cycle->history_at[i]].balloon.deflate_on_oom);
     metric_header(out, "guest_unmet_need_bytes", "gauge",
                   "Need the guest was left short of: the host and the others had no more.");
     for (size_t i = 0; i < count; i++)
@@ -2981,7 +3163,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
     cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
     cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
-    report_cycle(co, &cycle.snap, &cycle.plan);
+    report_cycle(co, &cycle);
     trace_cycle(co, &cycle);
     write_metrics(co, &cycle);
     result = cycle.active ? CYCLE_DONE : CYCLE_NO_GUESTS;

@@ -11,6 +11,11 @@
  *                         RATE MiB/s (default 30) until realloc fails
  *   go                    wait for a line on standard input, the console:
  *                         the tests type one to start all guests at once
+ *   read:MIB:RATE         read MIB MiB of the guest's disk (/dev/vda) through
+ *                         its page cache at RATE MiB/s, from where the last
+ *                         read stopped, round from its end to its start:
+ *                         the cache fills the guest's free memory, as on a
+ *                         real guest, and is dropped when a program needs it
  *   loop                  start again at the first phase after the last go
  *   unbind                unbind the virtio balloon driver from its device,
  *                         as in a guest whose driver went away: the balloon
@@ -27,6 +32,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +54,9 @@
 #define EXIT_BADSCRIPT 2
 
 #define BALLOON_DRIVER "/sys/bus/virtio/drivers/virtio_balloon"
+#define DISK           "/dev/vda"
 
-enum kind { GROW, HOLD, FREE, COURSE, GO, LOOP, UNBIND };
+enum kind { GROW, HOLD, FREE, COURSE, GO, LOOP, UNBIND, READ };
 
 struct phase {
     enum kind kind;
@@ -71,6 +78,9 @@ static char *course_buf;
 static size_t course_len; /* bytes */
 
 static double last_report;
+
+static int disk = -1;
+static unsigned long long read_mib; /* since the workload started */
 
 static double now_s(void)
 {
@@ -103,7 +113,10 @@ static void report(void)
 
     if (now - last_report < REPORT_PERIOD)
         return;
-    printf("workload: %zu MiB\n", allocated_mib());
+    if (disk >= 0)
+        printf("workload: %zu MiB, read %llu MiB\n", allocated_mib(), read_mib);
+    else
+        printf("workload: %zu MiB\n", allocated_mib());
     last_report = now;
 }
 
@@ -212,6 +225,38 @@ static void course(const struct phase *p)
     }
 }
 
+/*
+ * Buffered reads, so that what is read stays in the page cache: the load
+ * of a file server or a backup. Paced like grow; at the disk's end it
+ * starts again at its beginning, where the oldest cache is dropped first.
+ */
+static int read_disk(const struct phase *p)
+{
+    static char buffer[MIB_BYTES];
+    double start = now_s();
+    unsigned long done = 0;
+    ssize_t got;
+
+    if (disk < 0 && (disk = open(DISK, O_RDONLY)) < 0) {
+        printf("workload: cannot open %s: %s\n", DISK, strerror(errno));
+        return -1;
+    }
+    while (done < p->target) {
+        sleep_until(start + (double)done / p->rate);
+        got = read(disk, buffer, sizeof(buffer));
+        if (got == 0 && lseek(disk, 0, SEEK_SET) == 0)
+            continue;
+        if (got < 0) {
+            printf("workload: cannot read %s: %s\n", DISK, strerror(errno));
+            return -1;
+        }
+        done++;
+        read_mib++;
+        report();
+    }
+    return 0;
+}
+
 /* Without a console to read, there is nothing to wait for. */
 static void wait_for_go(void)
 {
@@ -307,6 +352,12 @@ static int parse_script(char *script, struct phase *ph)
             if (parse_ulong(arg1, 1, MAX_MIB, &p->target) < 0 ||
                 parse_ulong(arg2, 1, MAX_RATE, &p->rate) < 0)
                 bad_script(p->text, "expected grow:TARGET_MIB:RATE, both above 0");
+        } else if (strcmp(name, "read") == 0) {
+            p->kind = READ;
+            if (parse_ulong(arg1, 1, MAX_MIB, &p->target) < 0 ||
+                parse_ulong(arg2, 1, MAX_RATE, &p->rate) < 0)
+                bad_script(p->text, "expected read:MIB:RATE, both above 0");
+            has_wait = 1;
         } else if (strcmp(name, "hold") == 0) {
             p->kind = HOLD;
             if (arg2 || parse_ulong(arg1, 0, MAX_SECONDS, &p->seconds) < 0)
@@ -340,7 +391,8 @@ static int parse_script(char *script, struct phase *ph)
                 bad_script(p->text, "unbind takes no argument");
         } else {
             bad_script(p->text,
-                       "unknown phase; expected grow, hold, free, course, go, loop or unbind");
+                       "unknown phase; expected grow, hold, free, course, read, go, loop or "
+                       "unbind");
         }
     }
     return n;
@@ -415,6 +467,10 @@ int main(int argc, char *argv[])
             break;
         case UNBIND:
             unbind_balloon(argc == 1);
+            break;
+        case READ:
+            if (read_disk(&ph[i]) < 0)
+                printf("workload: reading stopped at %llu MiB\n", read_mib);
             break;
         }
     }

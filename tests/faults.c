@@ -7,6 +7,8 @@
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
  *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds);
+ *   no-usable  the guests' statistics lack "usable" (MemAvailable), as an
+ *         old guest kernel's do: the driver's answer without that tag;
  *   rename  rename(2) fails with EIO, as on a failing disk;
  *   metadata  virDomainGetMetadata fails (libvirt rejects a flag the shim
  *         adds);
@@ -21,7 +23,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,13 @@ static const char *fault(void)
     return what;
 }
 
+/* Whether libvirt's calls fail: "fail" or "down". */
+static int failing(void)
+{
+    return strcmp(fault(), "fail") == 0 || strcmp(fault(), "down") == 0;
+}
+
+typedef int memory_stats_fn(virDomainPtr, virDomainMemoryStatPtr, unsigned int, unsigned int);
 typedef int get_all_fn(virConnectPtr, unsigned int, virDomainStatsRecordPtr **, unsigned int);
 typedef int list_fn(virDomainPtr *, unsigned int, virDomainStatsRecordPtr **, unsigned int);
 typedef int is_alive_fn(virConnectPtr);
@@ -74,19 +82,12 @@ static void log_line(const char *what, const char *name)
     }
 }
 
-static bool libvirt_fails(void)
-{
-    const char *what = fault();
-
-    return strcmp(what, "fail") == 0 || strcmp(what, "down") == 0;
-}
-
 int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
                                 virDomainStatsRecordPtr **records, unsigned int flags)
 {
     get_all_fn *real = (get_all_fn *)dlsym(RTLD_NEXT, "virConnectGetAllDomainStats");
 
-    if (libvirt_fails())
+    if (failing())
         flags |= UNKNOWN_FLAG;
     return real(conn, stats, records, flags);
 }
@@ -96,9 +97,23 @@ int virDomainListGetStats(virDomainPtr *domains, unsigned int stats,
 {
     list_fn *real = (list_fn *)dlsym(RTLD_NEXT, "virDomainListGetStats");
 
-    if (libvirt_fails())
+    if (failing())
         flags |= UNKNOWN_FLAG;
     return real(domains, stats, records, flags);
+}
+
+int virDomainMemoryStats(virDomainPtr dom, virDomainMemoryStatPtr stats, unsigned int nr_stats,
+                         unsigned int flags)
+{
+    memory_stats_fn *real = (memory_stats_fn *)dlsym(RTLD_NEXT, "virDomainMemoryStats");
+    int count = real(dom, stats, nr_stats, flags), kept = 0;
+
+    if (count < 0 || strcmp(fault(), "no-usable") != 0)
+        return count;
+    for (int i = 0; i < count; i++)
+        if (stats[i].tag != VIR_DOMAIN_MEMORY_STAT_USABLE)
+            stats[kept++] = stats[i];
+    return kept;
 }
 
 int virConnectIsAlive(virConnectPtr conn)

@@ -34,8 +34,8 @@ signal_and_wait INT "$first_look" 5
 expect "program: -v prints the guest table; a host short of room gets what it lacks at the first look" \
     "status $status: $(cat "$scratch/default.out")" \
     test "$status" = 0 -a \
-    -n "$(grep -E '^  test +2048 +2048 +1024 +\+0 +8192  -256 MiB \(to host\)$' "$scratch/default.out")" -a \
-    -n "$(grep -E '^  test +1792 +1792 +896 +\+0 +8192  -512 MiB \(to host\)$' "$scratch/default.out")"
+    -n "$(grep -E '^  test +2048 +2048 +1024 +1024 +256 +\+0 +8192 +-  -256 MiB \(to host\)$' "$scratch/default.out")" -a \
+    -n "$(grep -E '^  test +1792 +1792 +896 +896 +224 +\+0 +8192 +-  -512 MiB \(to host\)$' "$scratch/default.out")"
 
 # --guests leaves the others out: vm-big, alone with vm-mid, gives to the host.
 bounded "$program" -c "$four" --once --policy seed --guests 'vm-[bm]*' --trace "$scratch/only.json" 1 \
@@ -43,6 +43,49 @@ bounded "$program" -c "$four" --once --policy seed --guests 'vm-[bm]*' --trace "
 only=$(jq -c '[.guests[] | {name, delta_kib, peer}]' "$scratch/only.json")
 expect "program: --guests balances only the guests it matches" "$only" \
     test "$only" = '[{"name":"vm-big","delta_kib":-217088,"peer":"host"},{"name":"vm-mid","delta_kib":0,"peer":null}]'
+
+# Each balloon's features come from its guest's XML, and what adaptive
+# measures a guest by (usable: MemAvailable) and its cache ride beside its
+# unused memory in the guest table, the trace and the metrics.
+features="test://$nodes/balloon_features.xml"
+bounded "$program" -c "$features" --once -v --trace "$scratch/features.json" \
+    --metrics "$scratch/features.prom" 1 >"$scratch/features.out" 2>&1
+seen=$(jq -c '[.guests[] | [.name, .free_page_reporting, .deflate_on_oom, .usable_kib, .disk_caches_kib]]' \
+    "$scratch/features.json")
+expect "program: the trace carries each balloon's features, its usable memory and its cache" "$seen" \
+    test "$seen" = '[["vm-fpr",true,false,262144,65536],["vm-oom",false,true,262144,65536],["vm-plain",false,false,262144,65536]]'
+expect "program: -v shows each guest's usable memory, its cache and its balloon's features" \
+    "$(cat "$scratch/features.out")" \
+    test -n "$(grep -E '^  vm-fpr +512 +512 +256 +256 +64 +\+0 +2048 +fpr$' "$scratch/features.out")" \
+    -a -n "$(grep -E '^  vm-oom +512 +512 +256 +256 +64 +\+0 +2048 +oom$' "$scratch/features.out")" \
+    -a -n "$(grep -E '^  vm-plain +512 +512 +256 +256 +64 +\+0 +2048 +-$' "$scratch/features.out")"
+expect "program: the metrics carry usable memory, cache and balloon features" \
+    "$(grep -v '^#' "$scratch/features.prom")" \
+    test -n "$(grep -x 'mem_coordinator_guest_usable_bytes{guest="vm-oom"} 268435456' "$scratch/features.prom")" \
+    -a -n "$(grep -x 'mem_coordinator_guest_disk_caches_bytes{guest="vm-oom"} 67108864' "$scratch/features.prom")" \
+    -a -n "$(grep -x 'mem_coordinator_guest_free_page_reporting{guest="vm-fpr"} 1' "$scratch/features.prom")" \
+    -a -n "$(grep -x 'mem_coordinator_guest_free_page_reporting{guest="vm-oom"} 0' "$scratch/features.prom")" \
+    -a -n "$(grep -x 'mem_coordinator_guest_deflate_on_oom{guest="vm-oom"} 1' "$scratch/features.prom")"
+
+# A guest that reports no usable memory (an old guest kernel) is measured by
+# its unused memory, said once per guest, and only by adaptive, which
+# measures usable.
+echo no-usable >"$scratch/no-usable"
+for policy in adaptive seed; do
+    MC_FAULT="$scratch/no-usable" LD_PRELOAD="$top/bin/faults.so" "$program" -c "$features" \
+        --policy $policy --trace "$scratch/no-usable-$policy.json" 1 >"$scratch/no-usable-$policy.out" 2>&1 &
+    running=$!
+    trace_lines "$scratch/no-usable-$policy.json" 3
+    signal_and_wait INT "$running" 5
+done
+said=$(grep -c 'vm-oom: reports no usable memory (MemAvailable); measured by its free memory' \
+    "$scratch/no-usable-adaptive.out")
+usable=$(jq -cs '[.[].guests[].usable_kib] | unique' "$scratch/no-usable-adaptive.json")
+expect "program: a guest without usable is measured by unused, said once per guest by adaptive" \
+    "said $said times in 3 looks, usable in the trace $usable: $(cat "$scratch/no-usable-adaptive.out")" \
+    test "$said" = 1 -a "$usable" = '[null]' -a "$(grep -c 'reports no usable memory' "$scratch/no-usable-adaptive.out")" = 3
+expect "program: seed, which measures unused, says nothing of a missing usable" \
+    "$(cat "$scratch/no-usable-seed.out")" test -z "$(grep 'usable' "$scratch/no-usable-seed.out")"
 
 # libvirt's own debug log names every API call the program makes.
 api_calls() {

@@ -313,6 +313,112 @@ static void test_stale_statistics(void)
     report("model: statistics older than STALE_STATS_S are dropped", &v);
 }
 
+/* Adaptive measures a guest by MemAvailable, and by MemFree where the guest
+ * reports none; its rate of use follows the same measure, so a page cache
+ * that fills is no growth. */
+static void test_usable(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    struct guest_history h = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    const char *nonsense;
+    long long now = 100000;
+
+    /* A reader: its cache grows from 100 to 700 MiB, MemFree falls to 70. */
+    for (int k = 0; k < 4; k++) {
+        r = reading(1024, 1024, 670 - 200 * k, now);
+        r.unused_kib = max_ll(70, 670 - 200 * k) * MIB;
+        r.usable_kib = 800 * MIB;
+        r.has_usable = true;
+        see_guest(&h, &r, &cfg, (unsigned long)k + 1, now++, &g, &nonsense);
+    }
+    if (g.usable_kib != 800 * MIB || g.unused_kib != 70 * MIB)
+        fail(&v, "a reader: usable %lld KiB, unused %lld KiB; expected 800 and 70 MiB",
+             g.usable_kib, g.unused_kib);
+    if (g.use_rate_kib_s != 0)
+        fail(&v, "a reader whose cache fills: rate %lld KiB/s, expected none", g.use_rate_kib_s);
+    r.has_usable = false;
+    see_guest(&h, &r, &cfg, 5, now++, &g, &nonsense);
+    if (g.usable_kib != g.unused_kib)
+        fail(&v, "a guest without usable: %lld KiB usable, expected its unused %lld", g.usable_kib,
+             g.unused_kib);
+    r.usable_kib = 2000 * MIB;
+    r.has_usable = true;
+    see_guest(&h, &r, &cfg, 6, now++, &g, &nonsense);
+    if (!nonsense)
+        fail(&v, "more usable than its total is taken as true");
+    report("model: a guest is measured by usable, or by unused where it reports none", &v);
+}
+
+/* A balloon with deflate-on-OOM that grows where no target of ours took it
+ * is the guest in need: its size is its floor until its use falls. */
+static void test_deflate_on_oom(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    struct guest_history h = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    const char *nonsense;
+    unsigned long cycle = 0;
+    long long now = 100000;
+    enum balloon_event event = BALLOON_QUIET;
+
+    h.balloon.deflate_on_oom = true;
+    for (int k = 0; k < 2; k++) {
+        r = reading(1024, 1024, 300, now);
+        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    }
+    /* Sent to 512 MiB; the guest runs out on the way and takes 300 MiB back. */
+    resize(&h, &g, 512, cycle);
+    r = reading(700, 700, 20, now);
+    see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    r = reading(1000, 1000, 40, now);
+    event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    if (event != BALLOON_DEFLATED || g.deflated_kib != 1000 * MIB)
+        fail(&v, "a balloon back to 1000 MiB from a target of 512: event %d, floor %lld KiB", event,
+             g.deflated_kib);
+    if (guest_floor(&g, &cfg) != 1000 * MIB || g.target_kib != 1000 * MIB)
+        fail(&v, "floor %lld KiB, target %lld KiB: expected both at 1000 MiB",
+             guest_floor(&g, &cfg), g.target_kib);
+    /* Its use falls by less than the band: the floor holds; by more: it goes. */
+    r = reading(1000, 1000, 140, now);
+    see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    if (g.deflated_kib != 1000 * MIB)
+        fail(&v, "use down 100 MiB: the floor went");
+    r = reading(1000, 1000, 400, now);
+    see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    if (g.deflated_kib != 0)
+        fail(&v, "use down 360 MiB: the floor stayed at %lld KiB", g.deflated_kib);
+    /* Without the feature, a balloon that grows is not the guest's OOM. */
+    h = fresh_history();
+    for (int k = 0; k < 2; k++) {
+        r = reading(1024, 1024, 300, now);
+        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    }
+    r = reading(1500, 1500, 700, now);
+    event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    if (event == BALLOON_DEFLATED || g.deflated_kib)
+        fail(&v, "a balloon without deflate-on-OOM taken for one");
+    /* A growth of ours is not a deflation either. */
+    h = fresh_history();
+    h.balloon.deflate_on_oom = true;
+    for (int k = 0; k < 2; k++) {
+        r = reading(1024, 1024, 300, now);
+        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    }
+    resize(&h, &g, 1536, cycle);
+    r = reading(1300, 1300, 500, now);
+    event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    if (event == BALLOON_DEFLATED || g.deflated_kib)
+        fail(&v, "a growth of ours taken for a deflation");
+    report("model: a balloon that deflates itself on an OOM is the guest's floor until its use "
+           "falls",
+           &v);
+}
+
 /* The rate of use, from a guest's used memory at its statistics, a second apart. */
 static void test_use_rate(void)
 {
@@ -561,6 +667,8 @@ int main(int argc, char **argv)
     test_overhead_learned_at_rest();
     test_nonsense();
     test_stale_statistics();
+    test_usable();
+    test_deflate_on_oom();
     test_use_rate();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
         replay_trace(argv[1], "seed-s3.json", s3_loads, &policies[i]);

@@ -26,7 +26,9 @@ struct guest_row {
     int interval;           /* s between its statistics; 0: not known */
     unsigned shares;        /* 0 for every guest of a row: all equal */
     long long guarantee;    /* MiB */
-    long long untouched;    /* MiB of its unused memory it never touched: QEMU holds the rest */
+    long long untouched;    /* MiB of its usable memory it never touched: QEMU holds the rest */
+    long long cache;        /* MiB of page cache it may drop: usable is unused and cache */
+    long long deflated;     /* MiB its balloon deflated itself to on an OOM */
 };
 
 struct expected_resize {
@@ -263,6 +265,11 @@ static const struct policy_case seed_cases[] = {
      4096,
      0,
      {{"vm2", -400, "vm1"}, {"vm1", +400, "vm2"}}},
+    {"seed measures MemFree: a reader whose cache fills its memory is starved, and fed",
+     {{"reader", 1024, 70, 2048, .cache = 730}},
+     4096,
+     0,
+     {{"reader", +300, "host"}}},
 };
 
 /* PERIOD 1: a guest must last 1 + BALLOON_LAG_S = 3 s on what it has. */
@@ -568,6 +575,56 @@ static const struct policy_case adaptive_cases[] = {
      0,
      {{"vm1", +44, "host"}},
      700},
+    {"a reader whose page cache fills its free memory is not fed: it can drop the cache",
+     {{"reader", 1024, 70, 2048, .cache = 730}},
+     4096},
+    {"on a roomy host a reader keeps its cache, a PERIOD's look too",
+     {{"reader", 1024, 70, 2048, .wasteful = 9, .cache = 730}},
+     4096},
+    {"on a roomy host a reader gives only what its MemFree holds above the waste threshold",
+     {{"reader", 1024, 400, 2048, .wasteful = 9, .cache = 400}},
+     4096,
+     0,
+     {{"reader", -100, "host"}}},
+    {"on a roomy host a reader's cache feeds no needy guest: the host does",
+     {{"grower", 512, 100, 2048}, {"reader", 1024, 70, 2048, .cache = 730}},
+     4096,
+     0,
+     {{"grower", +87, "host"}}},
+    {"a host short of room feeds a grower, and a reader's cache goes back first, a step whole",
+     {{"grower", 512, 100, 2048, .rate = 30},
+      {"idle", 1024, 400, 2048},
+      {"reader", 1024, 70, 2048, .cache = 730}},
+     256 + 300,
+     0,
+     {{"grower", +177, "host"}, {"reader", -512, "host"}, {"idle", -231, "host"}}},
+    {"a host at its reserve feeds a grower from a reader's cache once the host can carry it",
+     {{"grower", 512, 100, 2048, .rate = 30}, {"reader", 1024, 70, 2048, .cache = 730}},
+     256,
+     0,
+     {{"reader", -177, "host"}}},
+    {"under pressure a reader's cache goes back before a guest's free memory QEMU never touched",
+     {{"idle", 1024, 600, 2048, .untouched = 600}, {"reader", 1024, 70, 2048, .cache = 530}},
+     256 + 824,
+     0,
+     {{"reader", -200, "host"}},
+     0,
+     10,
+     true},
+    {"a balloon that deflated itself on an OOM is not shrunk below that size",
+     {{"vm1", 1024, 900, 2048, .wasteful = 9, .deflated = 1024}},
+     256,
+     0,
+     {{NULL}},
+     0,
+     10},
+    {"a balloon that deflated itself and grew since is shrunk down to that size at most",
+     {{"vm1", 1536, 900, 2048, .wasteful = 9, .deflated = 1024}},
+     256,
+     0,
+     {{"vm1", -512, "host"}},
+     0,
+     10},
 };
 
 static struct config test_config(const struct policy *policy, long long min_guest_mib)
@@ -596,7 +653,9 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .stats_interval_s = rows[n].interval,
             .shares = rows[n].shares,
             .guarantee_kib = rows[n].guarantee * 1024,
-            .resident_unused_kib = (rows[n].unused - rows[n].untouched) * 1024,
+            .usable_kib = rows[n].unused == NO_STATS ? 0 : (rows[n].unused + rows[n].cache) * 1024,
+            .resident_usable_kib = (rows[n].unused + rows[n].cache - rows[n].untouched) * 1024,
+            .deflated_kib = rows[n].deflated * 1024,
             .cycles_wasteful = rows[n].wasteful,
             .cycles_since_growth = rows[n].grown ? rows[n].grown : ULONG_MAX,
             .has_unused = rows[n].unused != NO_STATS,
@@ -696,6 +755,7 @@ static void random_snapshots(const struct policy *policy, int rounds)
                 .actual_kib = actual,
                 .target_kib = target,
                 .unused_kib = random_mib(&seed, 0, actual),
+                .usable_kib = random_mib(&seed, 0, actual),
                 .coming_kib = moving ? random_mib(&seed, min_ll(0, target - actual),
                                                   max_ll(0, target - actual))
                                      : 0,
@@ -706,7 +766,8 @@ static void random_snapshots(const struct policy *policy, int rounds)
                 .stats_interval_s = (int)random_mib(&seed, 0, STALE_STATS_S),
                 .shares = (unsigned)random_mib(&seed, 1, 3) * 1000,
                 .guarantee_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 4096) * 1024,
-                .resident_unused_kib = random_mib(&seed, -100, 512) * 1024,
+                .resident_usable_kib = random_mib(&seed, -100, 512) * 1024,
+                .deflated_kib = random_mib(&seed, 0, 3) ? 0 : random_mib(&seed, 0, 4096) * 1024,
                 .cycles_wasteful = (unsigned long)random_mib(&seed, 0, 5),
                 .has_unused = random_mib(&seed, 0, 9) > 0,
                 .settling = random_mib(&seed, 0, 9) == 0,
@@ -776,12 +837,14 @@ static void nonsense_snapshots(const struct policy *policy, int rounds)
                 .target_kib = target,
                 .max_kib = edgy_kib(&seed),
                 .unused_kib = edgy_kib(&seed),
+                .usable_kib = edgy_kib(&seed),
                 .coming_kib = rand_r(&seed) % 2 ? 0 : target - actual,
                 .use_rate_kib_s = edgy_kib(&seed) - edgy_kib(&seed),
                 .stats_interval_s = rand_r(&seed) % (STALE_STATS_S + 1),
                 .shares = (unsigned)rand_r(&seed),
                 .guarantee_kib = edgy_kib(&seed),
-                .resident_unused_kib = edgy_kib(&seed),
+                .resident_usable_kib = edgy_kib(&seed),
+                .deflated_kib = edgy_kib(&seed),
                 .cycles_wasteful = (unsigned long)rand_r(&seed) % 6,
                 .cycles_since_growth =
                     rand_r(&seed) % 2 ? ULONG_MAX : (unsigned long)rand_r(&seed) % 9,

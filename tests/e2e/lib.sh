@@ -98,6 +98,11 @@ e2e_libvirtd_restart() {
     e2e_libvirtd_up
 }
 
+# e2e_disk_file NAME: the disk image of guest NAME.
+e2e_disk_file() {
+    echo "$MC_E2E_DIR/$1.img"
+}
+
 # e2e_console_file NAME: where the serial console of guest NAME is written.
 e2e_console_file() {
     echo "$MC_E2E_DIR/$1.console"
@@ -108,10 +113,12 @@ e2e_console_file() {
 # 0), noballoon (<memballoon model='none'/>), nodriver (the guest loads no
 # balloon driver), virtiomem (a 2048 MiB virtio-mem device beside the MAX_MIB
 # the guest boots with, none of it plugged; memory it plugs comes online
-# movable, so that it can be unplugged again).
+# movable, so that it can be unplugged again), disk (a 4 GiB virtio disk,
+# /dev/vda in the guest, for its workload's read phase), fpr (the balloon
+# has free page reporting), autodeflate (the balloon deflates on an OOM).
 e2e_guest_xml() {
     local name=$1 cur=$2 max=$3 script=$4 options=,${5:-}, cmdline balloon
-    local numa='' virtio_mem='' max_memory=''
+    local numa='' virtio_mem='' max_memory='' disk='' features=''
 
     # loglevel=4 keeps errors such as the OOM killer's on the console but
     # not the boot chatter. The machine has no ACPI tables, which the kernel
@@ -120,10 +127,12 @@ e2e_guest_xml() {
     cmdline="console=ttyS0 loglevel=4 panic=1 acpi=off"
     [[ -z $script ]] || cmdline+=" workload=$script"
     [[ $options != *,nodriver,* ]] || cmdline+=" mc_no_balloon_driver"
-    balloon="<memballoon model='virtio'>
+    [[ $options != *,fpr,* ]] || features+=" freePageReporting='on'"
+    [[ $options != *,autodeflate,* ]] || features+=" autodeflate='on'"
+    balloon="<memballoon model='virtio'$features>
       <stats period='1'/>
     </memballoon>"
-    [[ $options != *,nostats,* ]] || balloon="<memballoon model='virtio'/>"
+    [[ $options != *,nostats,* ]] || balloon="<memballoon model='virtio'$features/>"
     [[ $options != *,noballoon,* ]] || balloon="<memballoon model='none'/>"
     if [[ $options == *,virtiomem,* ]]; then
         cmdline+=" memhp_default_state=online_movable"
@@ -138,6 +147,14 @@ e2e_guest_xml() {
       </target>
     </memory>"
     fi
+    # cache='none': the host's page cache holds no second copy of what the
+    # guest caches, so the host's free memory is what the guests leave.
+    # The image is sparse: its reads cost the host no memory either.
+    [[ $options != *,disk,* ]] || disk="<disk type='file' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source file='$(e2e_disk_file "$name")'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>"
     cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
@@ -163,6 +180,7 @@ e2e_guest_xml() {
     </serial>
     $balloon
     $virtio_mem
+    $disk
   </devices>
 </domain>
 EOF
@@ -188,8 +206,8 @@ e2e_guest_start() {
         e2e_log "guest $name: need 0 < CURRENT_MIB ($cur) <= MAX_MIB ($max)"
         return 1
     fi
-    if [[ ! $options =~ ^((nostats|noballoon|nodriver|virtiomem),?)*$ ]]; then
-        e2e_log "guest $name: options '$options': expected nostats, noballoon, nodriver, virtiomem"
+    if [[ ! $options =~ ^((nostats|noballoon|nodriver|virtiomem|disk|fpr|autodeflate),?)*$ ]]; then
+        e2e_log "guest $name: options '$options': expected nostats, noballoon, nodriver, virtiomem, disk, fpr, autodeflate"
         return 1
     fi
     if [[ ! $script =~ ^[a-z0-9:,]*$ ]]; then
@@ -209,6 +227,12 @@ e2e_guest_start() {
     mkdir -p "$MC_E2E_DIR" && chmod 755 "$MC_E2E_DIR" || return 1
     # QEMU appends to it, and old lines would satisfy e2e_wait_console.
     rm -f "$(e2e_console_file "$name")"
+    # A fresh sparse image: what it holds does not matter, only that reads
+    # go through the guest's page cache.
+    if [[ ,$options, == *,disk,* ]]; then
+        rm -f "$(e2e_disk_file "$name")"
+        truncate -s 4G "$(e2e_disk_file "$name")" && chmod 644 "$(e2e_disk_file "$name")" || return 1
+    fi
     xml=$MC_E2E_DIR/$name.xml
     e2e_guest_xml "$name" "$cur" "$max" "$script" "$options" >"$xml" || return 1
     if ! e2e_virsh create "$xml" >/dev/null; then
@@ -315,6 +339,7 @@ e2e_destroy_all() {
     for name in $(e2e_virsh list --name 2>/dev/null); do
         [[ $name == "$prefix"* ]] || continue
         e2e_virsh destroy "$name" >/dev/null || rc=1
+        rm -f "$(e2e_disk_file "$name")"
     done
     return $rc
 }
