@@ -1985,10 +1985,11 @@ static void note_statistics(struct coordinator *co, virDomainPtr dom, struct gue
  * stays one bulk call. */
 static bool runs_a_job(virDomainPtr dom)
 {
+    const char *name = virDomainGetName(dom); /* first: it resets libvirt's last error */
     virDomainJobInfo job;
 
     if (virDomainGetJobInfo(dom, &job) < 0) {
-        debug("%s: no job information: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        debug("%s: no job information: %s", name, virGetLastErrorMessage());
         return false;
     }
     return job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED;
