@@ -1838,7 +1838,9 @@ static bool read_settings(virDomainPtr dom, long long max_kib, struct guest_sett
 
     *settings = default_settings();
     if (!xml) {
-        if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA)
+        /* A driver that keeps no metadata cannot say manage="no" either. */
+        if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ||
+            virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
             return true;
         snprintf(settings->wrong, sizeof(settings->wrong), "%s", virGetLastErrorMessage());
         return false;
@@ -1903,11 +1905,14 @@ static bool use_settings(virDomainPtr dom, long long max_kib, struct guest_histo
 
     if (history->settings_generation != generation) {
         if (!read_settings(dom, max_kib, &read)) {
-            if (!history->unreadable_reported)
+            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                debug("%s: gone while its metadata was read", name);
+            } else if (!history->unreadable_reported) {
                 warn("%s: cannot read its mem_coordinator metadata (%s); %s", name, read.wrong,
                      history->settings_generation ? "keeping the settings last read"
                                                   : "leaving it alone until it can");
-            history->unreadable_reported = true;
+                history->unreadable_reported = true;
+            }
         } else {
             say_settings(name, &read, history->settings_generation ? &history->settings : NULL);
             if (history->unreadable_reported)
