@@ -7,8 +7,6 @@
  *   down  the connection is dead: that call fails, virConnectIsAlive says
  *         so, and every reconnection fails (each attempt is a line in
  *         MC_FAULT_LOG, "reconnect" and the CLOCK_MONOTONIC seconds);
- *   no-usable  the guests' statistics lack "usable" (MemAvailable), as an
- *         old guest kernel's do: the driver's answer without that tag;
  *   rename  rename(2) fails with EIO, as on a failing disk;
  *   metadata  virDomainGetMetadata fails (libvirt rejects a flag the shim
  *         adds);
@@ -16,13 +14,16 @@
  *         slow or a hung libvirtd (a line in MC_FAULT_LOG as each begins,
  *         and as each ends);
  *   job NAME  guest NAME runs a job, as a migration: virDomainGetJobInfo
- *         says so (the test driver has no jobs).
+ *         says so (the test driver has no jobs);
+ *   no-usable  the guests' statistics lack "usable" (MemAvailable), as an
+ *         old guest kernel's do: the driver's answer without that tag.
  * With MC_PLANT set, a hard link to that file is planted wherever the
  * program has just unlinked a *.tmp, as a local attacker racing it would.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,6 @@ static const char *fault(void)
         fclose(file);
     }
     return what;
-}
-
-/* Whether libvirt's calls fail: "fail" or "down". */
-static int failing(void)
-{
-    return strcmp(fault(), "fail") == 0 || strcmp(fault(), "down") == 0;
 }
 
 typedef int memory_stats_fn(virDomainPtr, virDomainMemoryStatPtr, unsigned int, unsigned int);
@@ -82,12 +77,19 @@ static void log_line(const char *what, const char *name)
     }
 }
 
+static bool libvirt_fails(void)
+{
+    const char *what = fault();
+
+    return strcmp(what, "fail") == 0 || strcmp(what, "down") == 0;
+}
+
 int virConnectGetAllDomainStats(virConnectPtr conn, unsigned int stats,
                                 virDomainStatsRecordPtr **records, unsigned int flags)
 {
     get_all_fn *real = (get_all_fn *)dlsym(RTLD_NEXT, "virConnectGetAllDomainStats");
 
-    if (failing())
+    if (libvirt_fails())
         flags |= UNKNOWN_FLAG;
     return real(conn, stats, records, flags);
 }
@@ -97,7 +99,7 @@ int virDomainListGetStats(virDomainPtr *domains, unsigned int stats,
 {
     list_fn *real = (list_fn *)dlsym(RTLD_NEXT, "virDomainListGetStats");
 
-    if (failing())
+    if (libvirt_fails())
         flags |= UNKNOWN_FLAG;
     return real(domains, stats, records, flags);
 }
