@@ -2796,22 +2796,25 @@ static FILE *create_temporary(const char *path, char *temporary, size_t size, co
 }
 
 /* Why the metrics cannot be written to path, or NULL: asked at start, so
- * that a bad path is one line and exit status 2, as a bad --trace is. */
-static const char *metrics_unwritable(const char *path, char *temporary, size_t size)
+ * that a bad path is one line and exit status 2, as a bad --trace is. Its
+ * folder is tried with a file of another name than FILE.tmp, which a
+ * coordinator already running may be writing. */
+static const char *metrics_unwritable(const char *path)
 {
     const char *why = not_replaceable(path);
-    FILE *out;
+    char probe[PATH_MAX];
+    int fd;
 
-    if (why) {
-        snprintf(temporary, size, "%s", path);
+    if (why)
         return why;
-    }
-    out = create_temporary(path, temporary, size, &why);
-    if (out) {
-        fclose(out);
-        unlink(temporary);
-    }
-    return why;
+    if (snprintf(probe, sizeof(probe), "%s.XXXXXX", path) >= (int)sizeof(probe))
+        return strerror(ENAMETOOLONG);
+    fd = mkstemp(probe);
+    if (fd < 0)
+        return strerror(errno);
+    close(fd);
+    unlink(probe);
+    return NULL;
 }
 
 /* A failure to write the metrics is said once, and again only after they
@@ -3604,11 +3607,10 @@ int main(int argc, char **argv)
                         strerror(errno));
     }
     if (co.opt.metrics_path) {
-        char checked[PATH_MAX];
-        const char *why = metrics_unwritable(co.opt.metrics_path, checked, sizeof(checked));
+        const char *why = metrics_unwritable(co.opt.metrics_path);
 
         if (why)
-            usage_error("cannot write the metrics to '%s': %s", quotable(checked), why);
+            usage_error("cannot write the metrics to '%s': %s", quotable(co.opt.metrics_path), why);
     }
     /* From here on, with --syslog, the journal hears what goes wrong. */
     if (co.opt.syslog) {
