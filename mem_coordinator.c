@@ -2319,7 +2319,7 @@ static bool set_virtio_mem(virDomainPtr dom, const char *name, long long kib)
 /* The mechanism layer: a guest's new total, by balloon or virtio-mem or both
  * (growing, the balloon goes first; giving back, virtio-mem). *reached_kib:
  * the total its mechanisms now head for, 0 when none moved. One may move
- * and the other fail: what moved is the host's all the same. */
+ * and the other fail: what moved counts against the host all the same. */
 static bool set_total(struct guest_history *history, virDomainPtr dom, const char *name,
                       long long balloon_now_kib, long long ceiling_kib, long long total_kib,
                       long long *reached_kib)
