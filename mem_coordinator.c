@@ -1838,7 +1838,9 @@ static bool read_settings(virDomainPtr dom, long long max_kib, struct guest_sett
 
     *settings = default_settings();
     if (!xml) {
-        if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA)
+        /* A driver that keeps no metadata cannot say manage="no" either. */
+        if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA ||
+            virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
             return true;
         snprintf(settings->wrong, sizeof(settings->wrong), "%s", virGetLastErrorMessage());
         return false;
@@ -1903,11 +1905,14 @@ static bool use_settings(virDomainPtr dom, long long max_kib, struct guest_histo
 
     if (history->settings_generation != generation) {
         if (!read_settings(dom, max_kib, &read)) {
-            if (!history->unreadable_reported)
+            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                debug("%s: gone while its metadata was read", name);
+            } else if (!history->unreadable_reported) {
                 warn("%s: cannot read its mem_coordinator metadata (%s); %s", name, read.wrong,
                      history->settings_generation ? "keeping the settings last read"
                                                   : "leaving it alone until it can");
-            history->unreadable_reported = true;
+                history->unreadable_reported = true;
+            }
         } else {
             say_settings(name, &read, history->settings_generation ? &history->settings : NULL);
             if (history->unreadable_reported)
@@ -1985,10 +1990,11 @@ static void note_statistics(struct coordinator *co, virDomainPtr dom, struct gue
  * stays one bulk call. */
 static bool runs_a_job(virDomainPtr dom)
 {
+    const char *name = virDomainGetName(dom); /* first: it resets libvirt's last error */
     virDomainJobInfo job;
 
     if (virDomainGetJobInfo(dom, &job) < 0) {
-        debug("%s: no job information: %s", virDomainGetName(dom), virGetLastErrorMessage());
+        debug("%s: no job information: %s", name, virGetLastErrorMessage());
         return false;
     }
     return job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED;
@@ -2313,7 +2319,7 @@ static bool set_virtio_mem(virDomainPtr dom, const char *name, long long kib)
 /* The mechanism layer: a guest's new total, by balloon or virtio-mem or both
  * (growing, the balloon goes first; giving back, virtio-mem). *reached_kib:
  * the total its mechanisms now head for, 0 when none moved. One may move
- * and the other fail: what moved is the host's all the same. */
+ * and the other fail: what moved counts against the host all the same. */
 static bool set_total(struct guest_history *history, virDomainPtr dom, const char *name,
                       long long balloon_now_kib, long long ceiling_kib, long long total_kib,
                       long long *reached_kib)
@@ -2790,22 +2796,25 @@ static FILE *create_temporary(const char *path, char *temporary, size_t size, co
 }
 
 /* Why the metrics cannot be written to path, or NULL: asked at start, so
- * that a bad path is one line and exit status 2, as a bad --trace is. */
-static const char *metrics_unwritable(const char *path, char *temporary, size_t size)
+ * that a bad path is one line and exit status 2, as a bad --trace is. Its
+ * folder is tried with a file of another name than FILE.tmp, which a
+ * coordinator already running may be writing. */
+static const char *metrics_unwritable(const char *path)
 {
     const char *why = not_replaceable(path);
-    FILE *out;
+    char probe[PATH_MAX];
+    int fd;
 
-    if (why) {
-        snprintf(temporary, size, "%s", path);
+    if (why)
         return why;
-    }
-    out = create_temporary(path, temporary, size, &why);
-    if (out) {
-        fclose(out);
-        unlink(temporary);
-    }
-    return why;
+    if (snprintf(probe, sizeof(probe), "%s.XXXXXX", path) >= (int)sizeof(probe))
+        return strerror(ENAMETOOLONG);
+    fd = mkstemp(probe);
+    if (fd < 0)
+        return strerror(errno);
+    close(fd);
+    unlink(probe);
+    return NULL;
 }
 
 /* A failure to write the metrics is said once, and again only after they
@@ -3599,11 +3608,10 @@ int main(int argc, char **argv)
                         strerror(errno));
     }
     if (co.opt.metrics_path) {
-        char checked[PATH_MAX];
-        const char *why = metrics_unwritable(co.opt.metrics_path, checked, sizeof(checked));
+        const char *why = metrics_unwritable(co.opt.metrics_path);
 
         if (why)
-            usage_error("cannot write the metrics to '%s': %s", quotable(checked), why);
+            usage_error("cannot write the metrics to '%s': %s", quotable(co.opt.metrics_path), why);
     }
     /* From here on, with --syslog, the journal hears what goes wrong. */
     if (co.opt.syslog) {

@@ -42,7 +42,7 @@ cases=(
     "option with a tab quoted|2|unknown policy 'a\\x09b'|--policy|a"$'\t'"b|1"
     "trace path that is a planted symlink|2|cannot open trace file '$scratch/planted': Too many levels of symbolic links|--trace|$scratch/planted|-c|test:///default|--once|1"
     "metrics without a file name|2|--metrics needs a file name|--metrics||1"
-    "metrics in a missing folder|2|cannot write the metrics to '/nonexistent/m.prom.tmp': No such file or directory|--metrics|/nonexistent/m.prom|-c|test:///default|--once|1"
+    "metrics in a missing folder|2|cannot write the metrics to '/nonexistent/m.prom': No such file or directory|--metrics|/nonexistent/m.prom|-c|test:///default|--once|1"
     "metrics path that is not a regular file|2|cannot write the metrics to '$scratch/pipe': not a regular file|--metrics|$scratch/pipe|-c|test:///default|--once|1"
     "metrics with a dry run|2|a dry run writes no metrics|-n|--metrics|$scratch/m.prom|1"
     "help|0|usage: mem_coordinator [-1hnqvV] [-c uri]|-h"
