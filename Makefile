@@ -107,9 +107,16 @@ install: $(PROGRAM)
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator || \
 		install -D -m 644 mem_coordinator.default $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
 
+# An edited default file holds the admin's settings: only the one make
+# install put there unchanged goes.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1 \
-		$(DESTDIR)$(UNITDIR)/mem_coordinator.service $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
+		$(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	if cmp -s mem_coordinator.default $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator: it differs from the shipped one"; \
+	fi
 
 # The Debian package, built by dpkg-buildpackage from a copy of the working
 # tree in bin/deb, where the .deb lands; then lintian, if installed, fails

@@ -451,6 +451,18 @@ if needs "program: systemd-analyze verify finds nothing to say about the unit" s
     expect "program: systemd-analyze verify finds nothing to say about the unit" \
         "status $status: $verified" test "$status" = 0 -a -z "$verified"
 fi
+make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >"$scratch/uninstall.out" 2>&1
+expect "program: make uninstall takes them away, but keeps a default file the admin edited" \
+    "$(cat "$scratch/uninstall.out"; find "$root" -type f)" \
+    test "$(find "$root" -type f)" = "$defaults" -a "$(tail -1 "$defaults")" = "# changed by the admin"
+cp "$top/mem_coordinator.default" "$defaults"
 make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >/dev/null 2>&1
-expect "program: make uninstall takes them away" "$(find "$root" -type f)" \
+expect "program: make uninstall takes away the default file as shipped" "$(find "$root" -type f)" \
     test -z "$(find "$root" -type f)"
+
+# The license the README names is the one LICENSE and the package carry.
+expect "program: LICENSE, debian/copyright and the README say MIT" \
+    "$(head -1 "$top/LICENSE"; grep '^License:' "$top/debian/copyright"; grep -A2 '^## License' "$top/README.md")" \
+    test "$(head -1 "$top/LICENSE")" = "MIT License" -a \
+    "$(grep -c '^License: Expat$' "$top/debian/copyright")" = 2 -a \
+    -n "$(grep -A2 '^## License' "$top/README.md" | grep 'MIT')"
