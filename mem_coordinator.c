@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -62,8 +63,9 @@
 #define MIN_GUEST_FLOOR      64 /* MiB: --min-guest below this would starve any Linux guest */
 #define STATS_GRACE_CYCLES   3  /* cycles a guest may lack statistics before we say so */
 #define BALLOON_STUCK_CYCLES 3  /* cycles a balloon may stand short of its target */
-#define LOCK_DIR             "/run/mem_coordinator" /* root's; others use $XDG_RUNTIME_DIR */
-#define ARRIVED_KIB          2048 /* KiB: a balloon this close to its target is there */
+#define LOCK_DIR             "/run/mem_coordinator" /* every user's lock for a shared libvirt */
+#define LOCK_GROUP           "libvirt" /* who may reach qemu:///system, and so its lock */
+#define ARRIVED_KIB          2048      /* KiB: a balloon this close to its target is there */
 #define UNRESPONSIVE_BACKOFF 10   /* cycles: first wait before a stuck balloon is asked again */
 #define UNRESPONSIVE_MAX     320  /* cycles: the longest such wait */
 #define USE_SAMPLES          4    /* statistics a guest's rate of use is measured over */
@@ -2815,19 +2817,28 @@ static char *libvirt_identity(virConnectPtr conn, const char *uri)
     return identity;
 }
 
-/* The folder of the lock, opened: root's LOCK_DIR, the user's
- * XDG_RUNTIME_DIR, or else one under /tmp, where anyone may have planted
- * it, or a symlink to their own, to hold or swap the lock: it must be this
- * user's own and writable by nobody else. Exits otherwise. */
-static int open_lock_dir(char *dir, size_t size)
+/* A per-user daemon's libvirt (qemu:///session) is the user's alone, and
+ * so is its lock; every other libvirt may be reached by several users. */
+static bool per_user_libvirt(const char *uri)
+{
+    xmlURIPtr parsed = xmlParseURI(uri);
+    bool per_user = parsed && parsed->path && strcmp(parsed->path, "/session") == 0;
+
+    xmlFreeURI(parsed);
+    return per_user;
+}
+
+/* The per-user lock's folder, opened: the user's XDG_RUNTIME_DIR, or else
+ * one under /tmp, where anyone may have planted it, or a symlink to their
+ * own, to hold or swap the lock: it must be this user's own and writable by
+ * nobody else. Exits otherwise. */
+static int open_user_lock_dir(char *dir, size_t size)
 {
     const char *runtime = getenv("XDG_RUNTIME_DIR");
     struct stat st;
     int fd;
 
-    if (geteuid() == 0)
-        snprintf(dir, size, "%s", LOCK_DIR);
-    else if (runtime && *runtime)
+    if (runtime && *runtime)
         snprintf(dir, size, "%s/mem_coordinator", runtime);
     else
         snprintf(dir, size, "/tmp/mem_coordinator-%u", (unsigned)geteuid());
@@ -2849,10 +2860,54 @@ static int open_lock_dir(char *dir, size_t size)
     return fd;
 }
 
+/* LOCK_DIR, opened: one folder for every user who may reach a shared
+ * libvirt, so that root, the service's dynamic user and a member of
+ * LOCK_GROUP find one lock. It is root's, of LOCK_GROUP, mode 3770: others
+ * can neither enter it to take or hold a lock, nor members remove one
+ * another's files (sticky), and files made in it get its group (setgid).
+ * systemd-tmpfiles makes it at boot, or root when it is missing; one root
+ * alone may enter is safe too, only closed to the group. Exits if it is
+ * missing or unsafe. */
+static int open_shared_lock_dir(char *dir, size_t size)
+{
+    const struct group *group = getgrnam(LOCK_GROUP);
+    bool made = false;
+    struct stat st;
+    int fd;
+
+    snprintf(dir, size, "%s", LOCK_DIR);
+    if (geteuid() == 0 && !(made = mkdir(dir, 0700) == 0) && errno != EEXIST)
+        die(EXIT_RUNTIME, "cannot make the lock folder %s: %s", dir, strerror(errno));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        die(EXIT_RUNTIME,
+            "no lock folder %s: root makes it (systemd-tmpfiles --create, or any run as "
+            "root)",
+            dir);
+    if (fd < 0 && errno == EACCES)
+        die(EXIT_RUNTIME,
+            "cannot open the lock folder %s: %s; a coordinator for a libvirt shared by "
+            "several users needs root or group %s",
+            dir, strerror(errno), LOCK_GROUP);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        die(EXIT_RUNTIME, "cannot open the lock folder %s: %s", dir, strerror(errno));
+    if (st.st_uid != 0 || (st.st_mode & S_IWOTH) ||
+        ((st.st_mode & S_IWGRP) && !(st.st_mode & S_ISVTX)))
+        die(EXIT_RUNTIME, "the lock folder %s is not root's own: owner %u, mode %04o; remove it",
+            dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    if (made &&
+        (fchown(fd, 0, group ? group->gr_gid : 0) < 0 || fchmod(fd, S_ISGID | S_ISVTX | 0770) < 0))
+        die(EXIT_RUNTIME, "cannot give the lock folder %s to group %s: %s", dir, LOCK_GROUP,
+            strerror(errno));
+    return fd;
+}
+
 /* Two coordinators resizing the same balloons fight over them, each undoing
- * the other: one per libvirt, held by an flock on a file named for it
- * (libvirt_identity), released when the process ends however it ends. The
- * file holds the holder's pid, for the message. Exits if it is held. */
+ * the other: one per libvirt, whoever runs it, held by an flock on a file
+ * named for it (libvirt_identity), released when the process ends however
+ * it ends. The file holds the holder's pid, for the message; it is readable
+ * only by its folder's group, since flock needs no more than a read. Exits
+ * if it is held. */
 static void lock_connection(virConnectPtr conn)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
@@ -2861,6 +2916,7 @@ static void lock_connection(virConnectPtr conn)
     size_t at = 0;
     int dir_fd, fd;
     ssize_t length;
+    struct stat dir_st, st;
 
     if (!uri)
         debug("cannot read the connection's URI: %s", virGetLastErrorMessage());
@@ -2868,10 +2924,16 @@ static void lock_connection(virConnectPtr conn)
     for (const char *c = identity; *c && at < sizeof(name) - 8; c++)
         name[at++] = strchr(safe, *c) ? *c : '_';
     snprintf(name + at, sizeof(name) - at, ".lock");
-    dir_fd = open_lock_dir(dir, sizeof(dir));
-    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    dir_fd = uri && per_user_libvirt(uri) ? open_user_lock_dir(dir, sizeof(dir))
+                                          : open_shared_lock_dir(dir, sizeof(dir));
+    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
     if (fd < 0)
         die(EXIT_RUNTIME, "cannot open the lock %s/%s: %s", dir, name, strerror(errno));
+    /* The umask (the unit's is 0077) would keep the group out; a file an
+     * older version made has the wrong group and mode. */
+    if (fstat(dir_fd, &dir_st) == 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+        (fchown(fd, (uid_t)-1, dir_st.st_gid) < 0 || fchmod(fd, 0660) < 0))
+        debug("cannot open the lock %s/%s to its folder's group: %s", dir, name, strerror(errno));
     close(dir_fd);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         length = pread(fd, holder, sizeof(holder) - 1, 0);

@@ -157,42 +157,6 @@ expect "program: a dry run runs beside the coordinator that holds the lock" \
     "status $dry_beside: $(cat "$scratch/dry-beside.out")" \
     test "$dry_beside" = 0 -a -n "$(grep -F '[dry-run]' "$scratch/dry-beside.out")"
 
-# A user without XDG_RUNTIME_DIR locks under /tmp, in a folder that must be
-# its own and writable by nobody else: one planted by another user, or a
-# symlink, is refused with status 1; a new one is made 0700.
-nobody_dir=/tmp/mem_coordinator-65534
-as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR "$@"
-}
-if command -v setpriv >/dev/null; then
-    rm -rf "$nobody_dir"
-    mkdir -m 0777 "$nobody_dir" # root's, and writable by all
-    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/planted-dir.out" 2>&1
-    planted_dir=$?
-    rm -rf "$nobody_dir"
-    mkdir -m 0700 "$scratch/elsewhere" && chown 65534:65534 "$scratch/elsewhere"
-    ln -s "$scratch/elsewhere" "$nobody_dir"
-    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/linked-dir.out" 2>&1
-    linked_dir=$?
-    rm -f "$nobody_dir"
-    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/own-dir.out" 2>&1
-    own_dir=$?
-    made=$(stat -c '%u %a' "$nobody_dir" 2>&1)
-    rm -rf "$nobody_dir"
-    expect "program: a /tmp lock folder another user owns, or a symlink, is refused with one line" \
-        "status $planted_dir: $(cat "$scratch/planted-dir.out"); status $linked_dir: $(cat "$scratch/linked-dir.out")" \
-        test "$planted_dir" = 1 -a "$linked_dir" = 1 -a \
-        "$(grep -c "is not this user's own" "$scratch/planted-dir.out" "$scratch/linked-dir.out" | grep -c ':1$')" = 2 -a \
-        "$(cat "$scratch/planted-dir.out" "$scratch/linked-dir.out" | wc -l)" = 2
-    expect "program: a /tmp lock folder is made the user's own, mode 0700" \
-        "status $own_dir, folder: $made: $(cat "$scratch/own-dir.out")" \
-        test "$own_dir" = 0 -a "$made" = "65534 700"
-else
-    not_ok "program: a /tmp lock folder another user owns, or a symlink, is refused with one line" \
-        "setpriv is not installed (Debian's util-linux)"
-    not_ok "program: a /tmp lock folder is made the user's own, mode 0700" "setpriv is not installed"
-fi
-
 # Dry run: decides, reports, changes nothing.
 bounded "$program" -c "$four" --once -n --policy seed --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
