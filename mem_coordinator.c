@@ -81,6 +81,8 @@
 #define SETTINGS_URI         "urn:mem-coordinator:guest:1" /* its metadata's namespace */
 #define MAX_SHARES           1000000
 #define SETTINGS_REREAD_S    60 /* s: without metadata events, settings are read again this often */
+#define WARN_REPEAT_S        300 /* s: a warning said again sooner is held back, and counted */
+#define WARNINGS_KEPT        32  /* recent warnings remembered for that */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -276,6 +278,7 @@ struct coordinator {
     unsigned long reconnects;
     bool settings_events; /* libvirt says when a guest's metadata changes */
     bool under_pressure;  /* said that the host is short of room */
+    uint64_t guests_seen; /* which guests the last look saw (guest_set) */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -1157,6 +1160,16 @@ static void complain(int priority, const char *kind, const char *tail, const cha
     fprintf(stderr, "%s\n", tail);
 }
 
+static void complain_text(int priority, const char *kind, const char *text, const char *tail)
+{
+    if (to_syslog) {
+        syslog(priority, "%s%s", text, tail);
+        return;
+    }
+    fflush(stdout);
+    fprintf(stderr, PROGRAM ": %s%s%s\n", kind, text, tail);
+}
+
 __attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
 {
     va_list ap;
@@ -1167,13 +1180,75 @@ __attribute__((format(printf, 2, 3), noreturn)) static void die(int status, cons
     exit(status);
 }
 
+static long long monotonic_s(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec;
+}
+
+/* A warning as one number, its figures left out: "vm1: cannot resize to
+ * 900 MiB" and "vm1: ... 700 MiB" are one warning, vm1's and vm2's two.
+ * A run of digits after a letter, digit or dash is part of a name. */
+static uint64_t warning_kind(const char *text)
+{
+    uint64_t hash = 14695981039346656037ULL; /* FNV-1a */
+    char last = ' ';
+
+    for (const char *c = text; *c; last = *c++) {
+        bool in_name = (last >= 'a' && last <= 'z') || (last >= 'A' && last <= 'Z') ||
+                       (last >= '0' && last <= '9') || last == '-' || last == '_';
+
+        if (*c >= '0' && *c <= '9' && !in_name) {
+            while (c[1] >= '0' && c[1] <= '9')
+                c++;
+            continue;
+        }
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+    }
+    return hash;
+}
+
+/* Warnings said lately, so that one a fault repeats at every look (a
+ * resize refused, a file that cannot be written) fills neither the journal
+ * nor the terminal: the same warning is said once each WARN_REPEAT_S, with
+ * how often it was held back meanwhile. */
+static struct warning_said {
+    uint64_t kind;
+    long long at_s;
+    unsigned long held_back;
+} warnings_said[WARNINGS_KEPT];
+
 __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
 {
+    char text[1024], tail[64] = "";
+    struct warning_said *w = &warnings_said[0];
+    long long now_s = monotonic_s();
+    uint64_t kind;
     va_list ap;
 
     va_start(ap, fmt);
-    complain(LOG_WARNING, "warning: ", "", fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    kind = warning_kind(text);
+    for (size_t i = 0; i < WARNINGS_KEPT; i++) {
+        if (warnings_said[i].kind == kind && warnings_said[i].at_s) {
+            w = &warnings_said[i];
+            break;
+        }
+        if (warnings_said[i].at_s < w->at_s)
+            w = &warnings_said[i]; /* the oldest makes room */
+    }
+    if (w->kind == kind && w->at_s && now_s - w->at_s < WARN_REPEAT_S) {
+        w->held_back++;
+        return;
+    }
+    if (w->kind == kind && w->held_back)
+        snprintf(tail, sizeof(tail), " (%lu more like it in the last %lld s)", w->held_back,
+                 now_s - w->at_s);
+    *w = (struct warning_said){.kind = kind, .at_s = now_s ? now_s : 1};
+    complain_text(LOG_WARNING, "warning: ", text, tail);
 }
 
 static void say(int level, const char *fmt, va_list ap)
@@ -2164,11 +2239,29 @@ static void print_guest_table(FILE *out, const struct snapshot *snap, const stru
     }
 }
 
-/* One line a PERIOD, and for each look between that moved something: the
- * time, the guests, the host, and what moved; -v puts the guest table above
- * it. Written whole, then said line by line, so that syslog gets lines too. */
+/* Which guests a look saw, as one number, whatever their order: it changes
+ * when a guest comes or goes. */
+static uint64_t guest_set(const struct snapshot *snap)
+{
+    uint64_t set = 0;
+
+    for (size_t i = 0; i < snap->count; i++) {
+        uint64_t hash = 14695981039346656037ULL; /* FNV-1a */
+
+        for (const char *c = snap->guests[i].name; *c; c++)
+            hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+        set += hash;
+    }
+    return set ? set : 1; /* 0 is for before the first look */
+}
+
+/* On the terminal, one line a PERIOD, and one for each look between that
+ * moved something: the time, the guests, the host, and what moved; -v puts
+ * the guest table above it. The journal keeps what changes: a line only
+ * for a look that moves something or finds a guest come or gone. Written
+ * whole, then said line by line, so that syslog gets lines too. */
 static void report_cycle(const struct coordinator *co, const struct snapshot *snap,
-                         const struct plan *plan)
+                         const struct plan *plan, bool guests_changed)
 {
     char clock[16], *text = NULL, *line, *rest;
     size_t length = 0;
@@ -2176,7 +2269,7 @@ static void report_cycle(const struct coordinator *co, const struct snapshot *sn
     struct tm local;
     FILE *out;
 
-    if (verbosity < 1 || !(snap->period_due || plan->count) ||
+    if (verbosity < 1 || !(plan->count || (to_syslog ? guests_changed : snap->period_due)) ||
         !(out = open_memstream(&text, &length)))
         return;
     if (verbosity >= 2)
@@ -2680,6 +2773,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     struct cycle cycle = {.snap.period_due = period_due};
     enum cycle_result result = CYCLE_FAILED;
     struct timespec wall[2], cpu[2];
+    uint64_t guests_seen;
 
     clock_gettime(CLOCK_MONOTONIC, &wall[0]);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
@@ -2695,7 +2789,9 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
     cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
     cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
-    report_cycle(co, &cycle.snap, &cycle.plan);
+    guests_seen = guest_set(&cycle.snap);
+    report_cycle(co, &cycle.snap, &cycle.plan, guests_seen != co->guests_seen);
+    co->guests_seen = guests_seen;
     trace_cycle(co, &cycle);
     write_metrics(co, &cycle);
     result = cycle.snap.count ? CYCLE_DONE : CYCLE_NO_GUESTS;
@@ -2962,14 +3058,6 @@ static void lock_connection(virConnectPtr conn)
  * The thread inherits the blocked signals, so it never takes one itself.
  */
 static int stop_grace_s = 1;
-
-static long long monotonic_s(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec;
-}
 
 static void stop_if_stuck(int timer, void *opaque)
 {

@@ -325,11 +325,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! refused=$("${private[@]}" true 2>&1); then
     not_ok "$name" "needs a mount namespace of its own (${private[*]}): $refused"
+    not_ok "program: under --syslog, looks that change nothing log nothing; the first says what it found" \
+        "needs a mount namespace of its own"
 else
     mkdir "$scratch/dev"
     touch "$scratch/dev/null"
     ln -s "$scratch/syslog.sock" "$scratch/dev/log"
-    /usr/bin/python3 - "$scratch/syslog.sock" "$scratch/syslog.txt" <<'PYTHON' &
+    # listen FILE: what comes to the socket, into FILE, until 3 s of silence.
+    listen() {
+        rm -f "$scratch/syslog.sock"
+        /usr/bin/python3 - "$scratch/syslog.sock" "$1" <<'PYTHON' &
 import socket, sys
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 listener.bind(sys.argv[1])
@@ -342,14 +347,32 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
     except socket.timeout:
         pass
 PYTHON
-    listener=$!
-    for _ in $(seq 50); do [ -S "$scratch/syslog.sock" ] && break; sleep 0.1; done
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    bounded "${private[@]}" sh -c 'mount --bind /dev/null "$1/null" && mount --rbind "$1" /dev && shift && exec "$@"' \
-        sh "$scratch/dev" "${as_self[@]}" "$program" -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
+        listener=$!
+        for _ in $(seq 50); do [ -S "$scratch/syslog.sock" ] && break; sleep 0.1; done
+    }
+    # in_private SECONDS ARGS...: the program with ARGS in that namespace,
+    # stopped with SIGTERM after SECONDS.
+    in_private() {
+        local seconds=$1
+        shift
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        timeout -k 5 "$seconds" "${private[@]}" sh -c 'mount --bind /dev/null "$1/null" && mount --rbind "$1" /dev && shift && exec "$@"' \
+            sh "$scratch/dev" "${as_self[@]}" "$program" "$@"
+    }
+    listen "$scratch/syslog.txt"
+    in_private 30 -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
     wait "$listener"
     expect "$name" "terminal: $(cat "$scratch/syslog.out"); syslog: $(cat "$scratch/syslog.txt" 2>&1)" \
         test ! -s "$scratch/syslog.out" -a -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 3 guests  host [0-9]+ MiB free  vm-big -[0-9]+ MiB \(to vm-small\)' "$scratch/syslog.txt")"
+    # Looks that change nothing, a PERIOD apart, leave the journal alone:
+    # the first look's line says what it found, and then nothing comes.
+    listen "$scratch/quiet.txt"
+    in_private 3.5 -c "test://$nodes/all_off.xml" --wait --syslog 1 >"$scratch/quiet.out" 2>&1
+    wait "$listener"
+    expect "program: under --syslog, looks that change nothing log nothing; the first says what it found" \
+        "syslog: $(cat "$scratch/quiet.txt" 2>&1)" \
+        test "$(grep -c 'guests  host' "$scratch/quiet.txt")" = 1 -a \
+        -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 0 guests  host [0-9]+ MiB free  no change' "$scratch/quiet.txt")"
 fi
 
 # No running guest: it stops, unless --wait.

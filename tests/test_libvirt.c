@@ -613,6 +613,74 @@ static void test_settings_change(void)
     report("libvirt: a change of a guest's metadata is read at the next look", &v);
 }
 
+/* Under --syslog: the first look, then one that changes nothing, then
+ * one after a guest went. */
+static void journal_looks(struct coordinator *co)
+{
+    run_cycle(co, true);
+    run_cycle(co, false);
+    destroy_guest(co, "vm-mid");
+    run_cycle(co, false);
+}
+
+/* The journal gets a line for a look that finds a guest gone, as for one
+ * that resizes, and none for a look that changes nothing. syslog's
+ * LOG_PERROR copies each line to stderr, where the test counts it. */
+static void test_journal_says_guests_come_and_go(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    int lines;
+
+    openlog("test_libvirt", LOG_PERROR, LOG_USER);
+    to_syslog = true;
+    verbosity = 1;
+    lines = count_in_stderr(journal_looks, &co, "guests  host");
+    verbosity = 0;
+    to_syslog = false;
+    closelog();
+    if (lines != 2)
+        fail(&v, "%d lines for a first look, an idle one and one with a guest gone; expected 2",
+             lines);
+    close_node(&co);
+    report("libvirt: under --syslog a look gets a line when a guest goes, none when idle", &v);
+}
+
+static void repeated_warnings(struct coordinator *co)
+{
+    (void)co;
+    warn("vm-a: cannot resize to %d MiB", 900);
+    warn("vm-a: cannot resize to %d MiB", 700); /* the same warning, other figures */
+    warn("vm-b: cannot resize to %d MiB", 900); /* another guest's */
+    for (size_t i = 0; i < WARNINGS_KEPT; i++)
+        warnings_said[i].at_s -= WARN_REPEAT_S; /* WARN_REPEAT_S later */
+    warn("vm-a: cannot resize to %d MiB", 800);
+}
+
+/* A warning repeated at every look is said once each WARN_REPEAT_S, saying
+ * how often it was held back; another guest's is its own. */
+static void test_repeated_warnings_held_back(void)
+{
+    struct coordinator co = {0};
+    struct verdict v = {0};
+    int vm_a, vm_b, counted;
+
+    memset(warnings_said, 0, sizeof(warnings_said));
+    vm_a = count_in_stderr(repeated_warnings, &co, "vm-a: cannot resize");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    vm_b = count_in_stderr(repeated_warnings, &co, "vm-b: cannot resize");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    counted = count_in_stderr(repeated_warnings, &co, "800 MiB (1 more like it in the last 300 s)");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    if (vm_a != 2 || vm_b != 1 || counted != 1)
+        fail(&v,
+             "vm-a said %d times (expected 2), vm-b %d (1), the count of those held back %d (1)",
+             vm_a, vm_b, counted);
+    report("messages: a repeated warning is said once each WARN_REPEAT_S, with how often it "
+           "was held back",
+           &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -638,5 +706,7 @@ int main(int argc, char **argv)
     test_settings_change();
     test_paused_guest_keeps_its_history();
     test_busy_guest_keeps_its_history();
+    test_journal_says_guests_come_and_go();
+    test_repeated_warnings_held_back();
     return tests_status();
 }
