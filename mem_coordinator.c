@@ -25,13 +25,17 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +87,7 @@
 #define SETTINGS_REREAD_S    60 /* s: without metadata events, settings are read again this often */
 #define WARN_REPEAT_S        300 /* s: a warning said again sooner is held back, and counted */
 #define WARNINGS_KEPT        32  /* recent warnings remembered for that */
+#define WATCHDOG_PING_S      5   /* s: the longest sleep without telling systemd's watchdog */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -190,6 +195,7 @@ struct options {
     const char *metrics_path;  /* Prometheus text, rewritten each cycle */
     bool syslog;               /* messages to syslog(3) once the command line is read */
     const char *guest_pattern; /* only guests whose names match; NULL: all */
+    bool lock_memory;          /* never paged out, when the host is short of it */
 };
 
 /* One guest's balloon figures as libvirt reported them this cycle. The
@@ -2568,7 +2574,7 @@ static void print_usage(FILE *out)
     fprintf(out, "usage: " PROGRAM " [-1hnqvV] [-c uri] [-s MiB] [-w MiB] [--policy name]\n"
                  "                       [--host-reserve MiB] [--min-guest MiB] [--min-step MiB]\n"
                  "                       [--guests pattern] [--trace file] [--metrics file]\n"
-                 "                       [--syslog] [--wait] period\n");
+                 "                       [--syslog] [--wait] [--lock-memory] period\n");
 }
 
 static void print_help(void)
@@ -2592,6 +2598,7 @@ static void print_help(void)
            "      --trace FILE       append one JSON line per cycle to FILE\n"
            "      --metrics FILE     rewrite FILE each cycle in Prometheus's text format\n"
            "      --syslog           send messages to syslog (the journal), not the terminal\n"
+           "      --lock-memory      keep this program's memory from being paged out\n"
            "  -q, --quiet            print warnings only\n"
            "  -v, --verbose          print the guests each cycle; twice: libvirt calls too\n"
            "  -h, --help             print this help\n"
@@ -2661,7 +2668,23 @@ enum long_only_option {
     OPT_GUESTS,
     OPT_METRICS,
     OPT_SYSLOG,
+    OPT_LOCK_MEMORY,
 };
+
+/* systemd passes the quotes of MEM_COORDINATOR_OPTS="--guests 'web-*'" on
+ * as they stand: a pattern or path that keeps them matches nothing. Said,
+ * not refused, since a name may hold a quote. */
+static void warn_of_quotes(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        size_t length = strlen(argv[i]);
+
+        if (length && (strchr("'\"", argv[i][0]) || strchr("'\"", argv[i][length - 1])))
+            warn("the argument %s keeps its quotes, which match nothing: none are needed, in "
+                 "the default file either",
+                 quotable(argv[i]));
+    }
+}
 
 static void parse_options(int argc, char **argv, struct options *opt, struct config *cfg)
 {
@@ -2680,6 +2703,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         {"guests", required_argument, NULL, OPT_GUESTS},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
+        {"lock-memory", no_argument, NULL, OPT_LOCK_MEMORY},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -2689,6 +2713,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
     int c;
 
     opterr = 0; /* our own message, in our own words */
+    warn_of_quotes(argc, argv);
     while ((c = getopt_long(argc, argv, ":c:s:w:n1qvhV", long_options, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -2728,6 +2753,9 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
             break;
         case OPT_SYSLOG:
             opt->syslog = true;
+            break;
+        case OPT_LOCK_MEMORY:
+            opt->lock_memory = true;
             break;
         case OPT_METRICS:
             opt->metrics_path = optarg;
@@ -2843,6 +2871,31 @@ static sigset_t install_signal_handlers(void)
     return sleeping;
 }
 
+/* Tells systemd (Type=notify) that the coordinator is ready, and with each
+ * look that it is not stuck: WatchdogSec= restarts one that stops saying so
+ * (a libvirt call that never returns). The protocol by hand, one datagram
+ * to $NOTIFY_SOCKET ('@': abstract), rather than a libsystemd dependency
+ * for one call. Without systemd, nothing. */
+static void notify_systemd(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    size_t length = path ? strlen(path) : 0;
+    int fd;
+
+    if (length < 2 || length >= sizeof(address.sun_path) || (path[0] != '/' && path[0] != '@'))
+        return;
+    memcpy(address.sun_path, path, length);
+    if (path[0] == '@')
+        address.sun_path[0] = '\0';
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&address,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length)) < 0)
+        debug("cannot tell systemd %s: %s", state, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 static bool timespec_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
@@ -2860,12 +2913,15 @@ static void advance_deadline(struct timespec *deadline, int interval_s)
         *deadline = now;
 }
 
-/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more. */
+/* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more.
+ * A sleep is no hang: systemd's watchdog hears every WATCHDOG_PING_S, even
+ * through a reconnection's backoff of a PERIOD. */
 static void sleep_until(const struct timespec *deadline, const sigset_t *sleeping_mask)
 {
     struct timespec now, left;
 
     for (;;) {
+        notify_systemd("WATCHDOG=1");
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (stop_requested || cycle_requested || reopen_requested ||
             !timespec_before(&now, deadline))
@@ -2876,6 +2932,8 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
             left.tv_sec--;
             left.tv_nsec += 1000000000L;
         }
+        if (left.tv_sec >= WATCHDOG_PING_S)
+            left = (struct timespec){.tv_sec = WATCHDOG_PING_S};
         ppoll(NULL, 0, &left, sleeping_mask);
     }
 }
@@ -3026,9 +3084,11 @@ static void lock_connection(virConnectPtr conn)
     if (fd < 0)
         die(EXIT_RUNTIME, "cannot open the lock %s/%s: %s", dir, name, strerror(errno));
     /* The umask (the unit's is 0077) would keep the group out; a file an
-     * older version made has the wrong group and mode. */
+     * older version made has the wrong group and mode. The mode first: the
+     * unit's system call filter refuses any fchown. */
     if (fstat(dir_fd, &dir_st) == 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
-        (fchown(fd, (uid_t)-1, dir_st.st_gid) < 0 || fchmod(fd, 0660) < 0))
+        (fchmod(fd, 0660) < 0 ||
+         (st.st_gid != dir_st.st_gid && fchown(fd, (uid_t)-1, dir_st.st_gid) < 0)))
         debug("cannot open the lock %s/%s to its folder's group: %s", dir, name, strerror(errno));
     close(dir_fd);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -3264,6 +3324,12 @@ int main(int argc, char **argv)
     /* A dry run changes nothing, so it may watch beside the one that does. */
     if (!co.opt.dry_run)
         lock_connection(co.conn);
+    /* Under memory pressure, when it is needed most, a page of it on swap
+     * would stall it. */
+    if (co.opt.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+        warn("cannot lock its memory: %s; it may be paged out when the host runs short",
+             strerror(errno));
+    notify_systemd("READY=1");
     clock_gettime(CLOCK_MONOTONIC, &co.started);
     deadline = co.next_period = co.started;
 
@@ -3289,6 +3355,7 @@ int main(int argc, char **argv)
     }
     if (stop_requested)
         info("stopping on signal");
+    notify_systemd("STOPPING=1");
 
     virConnectClose(co.conn);
     free(co.history);

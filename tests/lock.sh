@@ -40,7 +40,9 @@ coordinator=(timeout -k 5 30 "$reachable/mem_coordinator" -c "$four" -q --once 1
 # One lock for every user who can reach a libvirt: a user outside its
 # group can neither take the lock nor open the file to hold it; a member
 # finds the service's lock and is refused.
-"$reachable/mem_coordinator" -c "$four" -q --wait --trace "$scratch/held.json" 1 >/dev/null 2>&1 &
+# Under the service's umask, which would keep the group out of the file.
+(umask 077 && exec "$reachable/mem_coordinator" -c "$four" -q --wait --trace "$scratch/held.json" 1) \
+    >/dev/null 2>&1 &
 held=$!
 trace_lines "$scratch/held.json" 1
 lock=$(find /run/mem_coordinator -maxdepth 1 -name "*${reachable##*/}*.lock" 2>/dev/null)

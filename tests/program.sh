@@ -375,6 +375,45 @@ PYTHON
         -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 0 guests  host [0-9]+ MiB free  no change' "$scratch/quiet.txt")"
 fi
 
+# Under systemd (Type=notify, WatchdogSec=): READY=1 once it holds the
+# lock, then WATCHDOG=1 at every look, each a datagram to $NOTIFY_SOCKET;
+# with --lock-memory its memory is locked.
+/usr/bin/python3 - "$scratch/notify.sock" "$scratch/notify.txt" <<'PYTHON' &
+import socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind(sys.argv[1])
+listener.settimeout(3)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    try:
+        while True:
+            out.write(listener.recv(4096).decode(errors="replace") + "\n")
+            out.flush()
+    except socket.timeout:
+        pass
+PYTHON
+listener=$!
+for _ in $(seq 50); do [ -S "$scratch/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$scratch/notify.sock" "$program" -c "$four" -q --lock-memory --trace "$scratch/notify.json" 1 \
+    >"$scratch/notify.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/notify.json" 3
+locked=$(awk '/^VmLck:/ { print $2 }' "/proc/$pid/status")
+signal_and_wait TERM "$pid" 5
+wait "$listener"
+expect "program: it tells systemd it is ready, then that it lives at every look" \
+    "$(tr '\n' ' ' <"$scratch/notify.txt"): $(cat "$scratch/notify.out")" \
+    test "$(head -1 "$scratch/notify.txt")" = READY=1 -a "$(grep -c '^WATCHDOG=1$' "$scratch/notify.txt")" -ge 2
+expect "program: --lock-memory locks its memory" "VmLck ${locked:-absent} kB: $(cat "$scratch/notify.out")" \
+    test "${locked:-0}" -gt 0
+
+# systemd hands MEM_COORDINATOR_OPTS="--guests 'web-*'" the quotes as they
+# stand: a warning says so, and the run goes on.
+bounded "$program" -c "$four" -q --once -n --guests "'vm-*'" 1 >"$scratch/quoted.out" 2>&1
+status=$?
+expect "program: an argument wrapped in quotes is warned of, and the run goes on" \
+    "status $status: $(cat "$scratch/quoted.out")" \
+    test "$status" = 0 -a -n "$(grep "the argument 'vm-\*' keeps its quotes" "$scratch/quoted.out")"
+
 # No running guest: it stops, unless --wait.
 off="test://$nodes/all_off.xml"
 bounded "$program" -c "$off" 1 >"$scratch/off.out" 2>&1
@@ -405,9 +444,11 @@ root="$scratch/root"
 make -s -C "$top" install DESTDIR="$root" PREFIX=/usr >"$scratch/install.out" 2>&1
 unit="$root/usr/lib/systemd/system/mem_coordinator.service"
 defaults="$root/etc/default/mem_coordinator"
-expect "program: make install puts the program, its man page and its unit under DESTDIR/PREFIX" \
+expect "program: make install puts the program, its man page, its unit, lock folder and polkit rule under DESTDIR/PREFIX" \
     "$(cat "$scratch/install.out"; find "$root" -type f)" \
     test -x "$root/usr/bin/mem_coordinator" -a -f "$root/usr/share/man/man1/mem_coordinator.1" \
+    -a -n "$(grep -sx 'd /run/mem_coordinator 3770 root libvirt -' "$root/usr/lib/tmpfiles.d/mem_coordinator.conf")" \
+    -a -f "$root/usr/share/polkit-1/rules.d/60-mem_coordinator.rules" \
     -a -n "$(grep -s '^ExecStart=/usr/bin/mem_coordinator .*\$MEM_COORDINATOR_OPTS$' "$unit")"
 expect "program: make install puts the default file the unit reads under DESTDIR/SYSCONFDIR" \
     "$(grep -s '^EnvironmentFile=' "$unit"; find "$root" -type f)" \
