@@ -2713,7 +2713,6 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
     int c;
 
     opterr = 0; /* our own message, in our own words */
-    warn_of_quotes(argc, argv);
     while ((c = getopt_long(argc, argv, ":c:s:w:n1qvhV", long_options, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -2790,6 +2789,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         usage_error("the starvation threshold (%lld MiB) must be below the waste threshold "
                     "(%lld MiB)",
                     mib(cfg->starve_kib), mib(cfg->waste_kib));
+    warn_of_quotes(argc, argv); /* after any usage error, which stays one line */
 }
 
 /* Main loop */

@@ -37,6 +37,7 @@ cases=(
     "trace file in a missing folder|2|cannot open trace file '/nonexistent/trace'|--trace|/nonexistent/trace|-c|test:///default|1"
     "PERIOD with a newline: still one line|2|not '1\\x0a2'|1"$'\n'"2"
     "option with a tab quoted|2|unknown policy 'a\\x09b'|--policy|a"$'\t'"b|1"
+    "argument in quotes beside a bad PERIOD: still one line|2|not '0'|--guests|'vm-*'|0"
     "trace path that is a planted symlink|2|cannot open trace file '$scratch/planted': Too many levels of symbolic links|--trace|$scratch/planted|-c|test:///default|--once|1"
     "help|0|usage: mem_coordinator [-1hnqvV] [-c uri]|-h"
     "version|0|mem_coordinator |-V"
