@@ -236,6 +236,7 @@ struct guest_history {
     bool nonsense_reported; /* said that its figures make no sense */
     bool settings_reported; /* said that its metadata makes no sense, or leaves it alone */
     bool short_reported;    /* said that it was left short of its need */
+    bool short_said;        /* and the warning was not held back (warn) */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
     int cycles_without_stats;
@@ -284,6 +285,7 @@ struct coordinator {
     unsigned long reconnects;
     bool settings_events; /* libvirt says when a guest's metadata changes */
     bool under_pressure;  /* said that the host is short of room */
+    bool pressure_said;   /* and the warning was not held back (warn) */
     uint64_t guests_seen; /* which guests the last look saw (guest_set) */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
@@ -1226,7 +1228,8 @@ static struct warning_said {
     unsigned long held_back;
 } warnings_said[WARNINGS_KEPT];
 
-__attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
+/* Whether it was said, not held back. */
+__attribute__((format(printf, 1, 2))) static bool warn(const char *fmt, ...)
 {
     char text[1024], tail[64] = "";
     struct warning_said *w = &warnings_said[0];
@@ -1248,13 +1251,14 @@ __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
     }
     if (w->kind == kind && w->at_s && now_s - w->at_s < WARN_REPEAT_S) {
         w->held_back++;
-        return;
+        return false;
     }
     if (w->kind == kind && w->held_back)
         snprintf(tail, sizeof(tail), " (%lu more like it in the last %lld s)", w->held_back,
                  now_s - w->at_s);
     *w = (struct warning_said){.kind = kind, .at_s = now_s ? now_s : 1};
     complain_text(LOG_WARNING, "warning: ", text, tail);
+    return true;
 }
 
 static void say(int level, const char *fmt, va_list ap)
@@ -2301,16 +2305,18 @@ static void report_cycle(const struct coordinator *co, const struct snapshot *sn
 }
 
 /* Said once as the host comes short of room and once as it has room again:
- * while it is short, memory goes back at every look. */
+ * while it is short, memory goes back at every look. "Again" only follows
+ * a warning that was not held back. */
 static void report_pressure(struct coordinator *co, const struct cycle *cycle)
 {
     long long room_kib = host_room(&(struct plan){0}, &cycle->snap, &co->cfg);
 
     if (cycle->pressure > 0 && !co->under_pressure)
-        warn("host short of room: %lld MiB free above its reserve of %lld MiB, under its "
-             "comfort of %lld MiB; taking memory back by need",
-             mib(room_kib), mib(co->cfg.host_reserve_kib), mib(co->cfg.host_comfort_kib));
-    else if (cycle->pressure == 0 && co->under_pressure)
+        co->pressure_said =
+            warn("host short of room: %lld MiB free above its reserve of %lld MiB, under its "
+                 "comfort of %lld MiB; taking memory back by need",
+                 mib(room_kib), mib(co->cfg.host_reserve_kib), mib(co->cfg.host_comfort_kib));
+    else if (cycle->pressure == 0 && co->under_pressure && co->pressure_said)
         info("host has room again: %lld MiB free above its reserve", mib(room_kib));
     co->under_pressure = cycle->pressure > 0;
 }
@@ -2324,10 +2330,11 @@ static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
         long long unmet_kib = cycle->plan.unmet_kib[i];
 
         if (unmet_kib >= co->cfg.min_step_kib && !h->short_reported)
-            warn("%s: left %lld MiB short of its need; the host and the other guests could "
-                 "give %lld MiB in all this look",
-                 cycle->snap.guests[i].name, mib(unmet_kib), mib(cycle->plan.available_kib));
-        else if (unmet_kib == 0 && h->short_reported)
+            h->short_said =
+                warn("%s: left %lld MiB short of its need; the host and the other guests could "
+                     "give %lld MiB in all this look",
+                     cycle->snap.guests[i].name, mib(unmet_kib), mib(cycle->plan.available_kib));
+        else if (unmet_kib == 0 && h->short_reported && h->short_said)
             info("%s: its need is met again", cycle->snap.guests[i].name);
         h->short_reported = unmet_kib >= co->cfg.min_step_kib || (h->short_reported && unmet_kib);
     }

@@ -681,6 +681,72 @@ static void test_repeated_warnings_held_back(void)
            &v);
 }
 
+/* Run f with stdout and stderr in a file, and return how often needle
+ * appears there. */
+static int count_in_output(void (*f)(struct coordinator *), struct coordinator *co,
+                           const char *needle)
+{
+    char path[] = "/tmp/mc-test-output-XXXXXX";
+    char text[65536];
+    int fd = mkstemp(path), saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+    int count = 0;
+    ssize_t length;
+
+    fflush(stdout);
+    fflush(stderr);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    f(co);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_out);
+    close(saved_err);
+    length = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    unlink(path);
+    text[length > 0 ? length : 0] = '\0';
+    for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle))
+        count++;
+    return count;
+}
+
+/* Short of room, room again, short again at once, room again. */
+static void pressure_flaps(struct coordinator *co)
+{
+    static const double pressures[] = {0.5, 0, 0.5, 0};
+    struct cycle cycle = {0};
+
+    verbosity = 1;
+    for (size_t i = 0; i < sizeof(pressures) / sizeof(pressures[0]); i++) {
+        cycle.pressure = pressures[i];
+        report_pressure(co, &cycle);
+        fflush(stdout);
+    }
+    verbosity = 0;
+}
+
+/* A host short of room twice within WARN_REPEAT_S: the second warning is
+ * held back, and so is the "room again" that would answer it. */
+static void test_held_back_warning_has_no_answer(void)
+{
+    struct coordinator co = {.cfg = default_config()};
+    struct verdict v = {0};
+    int short_of_room, room_again;
+
+    memset(warnings_said, 0, sizeof(warnings_said));
+    short_of_room = count_in_output(pressure_flaps, &co, "host short of room");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    co.under_pressure = false;
+    room_again = count_in_output(pressure_flaps, &co, "host has room again");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    if (short_of_room != 1 || room_again != 1)
+        fail(&v, "short of room said %d times, room again %d, in two flaps; expected 1 and 1",
+             short_of_room, room_again);
+    report("messages: a held-back warning of a host short of room gets no \"room again\"", &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -708,5 +774,6 @@ int main(int argc, char **argv)
     test_busy_guest_keeps_its_history();
     test_journal_says_guests_come_and_go();
     test_repeated_warnings_held_back();
+    test_held_back_warning_has_no_answer();
     return tests_status();
 }
