@@ -3047,9 +3047,10 @@ static int open_shared_lock_dir(char *dir, size_t size)
             dir);
     if (fd < 0 && errno == EACCES)
         die(EXIT_RUNTIME,
-            "cannot open the lock folder %s: %s; a coordinator for a libvirt shared by "
-            "several users needs root or group %s",
-            dir, strerror(errno), LOCK_GROUP);
+            "cannot open the lock folder %s: %s; a coordinator for a libvirt several users "
+            "share needs root or group %s, and the folder as systemd-tmpfiles makes it "
+            "(group %s, mode 3770)",
+            dir, strerror(errno), LOCK_GROUP, LOCK_GROUP);
     if (fd < 0 || fstat(fd, &st) < 0)
         die(EXIT_RUNTIME, "cannot open the lock folder %s: %s", dir, strerror(errno));
     if (st.st_uid != 0 || (st.st_mode & S_IWOTH) ||
