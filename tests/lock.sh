@@ -7,6 +7,7 @@
 # lock folder it checks is the one the program makes, whatever the host's
 # /run/mem_coordinator holds, and the host's is left alone.
 if [ -z "${MC_OWN_RUN:-}" ] && [ "$(id -u)" = 0 ]; then
+    # shellcheck disable=SC2016 # expanded by the inner shell
     exec env MC_OWN_RUN=1 unshare -m sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run && exec "$0"' "$0"
 fi
 # shellcheck source=tests/lib.sh
