@@ -8,6 +8,9 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# polkit reads rules from here and /etc only, whatever the PREFIX.
+POLKITRULESDIR ?= /usr/share/polkit-1/rules.d
 # The unit reads its options from $(SYSCONFDIR)/default/mem_coordinator,
 # where admins look for them whatever the PREFIX.
 SYSCONFDIR ?= /etc
@@ -111,12 +114,22 @@ install: $(PROGRAM)
 	sed -e 's|@BINDIR@|$(BINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' mem_coordinator.service \
 		>$(DESTDIR)$(UNITDIR)/mem_coordinator.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/mem_coordinator.service
+	install -D -m 644 mem_coordinator.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mem_coordinator.conf
+	install -D -m 644 mem_coordinator.rules $(DESTDIR)$(POLKITRULESDIR)/60-mem_coordinator.rules
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator || \
 		install -D -m 644 mem_coordinator.default $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
 
+# An edited default file holds the admin's settings: only the one make
+# install put there unchanged goes.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mem_coordinator $(DESTDIR)$(MANDIR)/man1/mem_coordinator.1 \
-		$(DESTDIR)$(UNITDIR)/mem_coordinator.service $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator
+		$(DESTDIR)$(UNITDIR)/mem_coordinator.service $(DESTDIR)$(TMPFILESDIR)/mem_coordinator.conf \
+		$(DESTDIR)$(POLKITRULESDIR)/60-mem_coordinator.rules
+	if cmp -s mem_coordinator.default $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/default/mem_coordinator: it differs from the shipped one"; \
+	fi
 
 # The Debian package, built by dpkg-buildpackage from a copy of the working
 # tree in bin/deb, where the .deb lands; then lintian, if installed, fails

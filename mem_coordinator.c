@@ -19,19 +19,24 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,8 +68,9 @@
 #define MIN_GUEST_FLOOR      64 /* MiB: --min-guest below this would starve any Linux guest */
 #define STATS_GRACE_CYCLES   3  /* cycles a guest may lack statistics before we say so */
 #define BALLOON_STUCK_CYCLES 3  /* cycles a balloon may stand short of its target */
-#define LOCK_DIR             "/run/mem_coordinator" /* root's; others use $XDG_RUNTIME_DIR */
-#define ARRIVED_KIB          2048 /* KiB: a balloon this close to its target is there */
+#define LOCK_DIR             "/run/mem_coordinator" /* every user's lock for a shared libvirt */
+#define LOCK_GROUP           "libvirt" /* who may reach qemu:///system, and so its lock */
+#define ARRIVED_KIB          2048      /* KiB: a balloon this close to its target is there */
 #define UNRESPONSIVE_BACKOFF 10   /* cycles: first wait before a stuck balloon is asked again */
 #define UNRESPONSIVE_MAX     320  /* cycles: the longest such wait */
 #define USE_SAMPLES          4    /* statistics a guest's rate of use is measured over */
@@ -82,6 +88,9 @@
 #define SETTINGS_URI         "urn:mem-coordinator:guest:1" /* its metadata's namespace */
 #define MAX_SHARES           1000000
 #define SETTINGS_REREAD_S    60 /* s: without metadata events, settings are read again this often */
+#define WARN_REPEAT_S        300 /* s: a warning said again sooner is held back, and counted */
+#define WARNINGS_KEPT        32  /* recent warnings remembered for that */
+#define WATCHDOG_PING_S      5   /* s: the longest sleep without telling systemd's watchdog */
 
 /* Documented in mem_coordinator.1, EXIT STATUS. */
 enum exit_status {
@@ -192,6 +201,7 @@ struct options {
     const char *metrics_path;  /* Prometheus text, rewritten each cycle */
     bool syslog;               /* messages to syslog(3) once the command line is read */
     const char *guest_pattern; /* only guests whose names match; NULL: all */
+    bool lock_memory;          /* never paged out, when the host is short of it */
 };
 
 /* One guest's balloon figures as libvirt reported them this cycle. The
@@ -242,6 +252,7 @@ struct guest_history {
     bool unreadable_reported;          /* said that its metadata cannot be read */
     bool short_reported;               /* said that it was left short of its need */
     bool no_usable_reported;           /* said that it reports no MemAvailable */
+    bool short_said;                   /* and the warning was not held back (warn) */
     bool in_job;                       /* runs a job (a migration): left alone until it ends */
     unsigned long settings_generation; /* of the settings read; 0: none yet */
     struct guest_settings settings;
@@ -297,6 +308,8 @@ struct coordinator {
     bool under_pressure;   /* said that the host is short of room */
     bool metrics_failing;  /* said that the metrics cannot be written */
     bool none_balanced;    /* said that guests run but none is balanced */
+    bool pressure_said;    /* and the warning was not held back (warn) */
+    uint64_t guests_seen;  /* which guests the last look saw (guest_set) */
     struct timespec started;
     struct timespec next_period; /* when the next PERIOD is due */
 };
@@ -1251,6 +1264,16 @@ static void complain(int priority, const char *kind, const char *tail, const cha
     fprintf(stderr, "%s\n", tail);
 }
 
+static void complain_text(int priority, const char *kind, const char *text, const char *tail)
+{
+    if (to_syslog) {
+        syslog(priority, "%s%s", text, tail);
+        return;
+    }
+    fflush(stdout);
+    fprintf(stderr, PROGRAM ": %s%s%s\n", kind, text, tail);
+}
+
 __attribute__((format(printf, 2, 3), noreturn)) static void die(int status, const char *fmt, ...)
 {
     va_list ap;
@@ -1261,13 +1284,77 @@ __attribute__((format(printf, 2, 3), noreturn)) static void die(int status, cons
     exit(status);
 }
 
-__attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
+static long long monotonic_s(void)
 {
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec;
+}
+
+/* A warning as one number, its figures left out: "vm1: cannot resize to
+ * 900 MiB" and "vm1: ... 700 MiB" are one warning, vm1's and vm2's two.
+ * A run of digits after a letter, digit or dash is part of a name. */
+static uint64_t warning_kind(const char *text)
+{
+    uint64_t hash = 14695981039346656037ULL; /* FNV-1a */
+    char last = ' ';
+
+    for (const char *c = text; *c; last = *c++) {
+        bool in_name = (last >= 'a' && last <= 'z') || (last >= 'A' && last <= 'Z') ||
+                       (last >= '0' && last <= '9') || last == '-' || last == '_';
+
+        if (*c >= '0' && *c <= '9' && !in_name) {
+            while (c[1] >= '0' && c[1] <= '9')
+                c++;
+            continue;
+        }
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+    }
+    return hash;
+}
+
+/* Warnings said lately, so that one a fault repeats at every look (a
+ * resize refused, a file that cannot be written) fills neither the journal
+ * nor the terminal: the same warning is said once each WARN_REPEAT_S, with
+ * how often it was held back meanwhile. */
+static struct warning_said {
+    uint64_t kind;
+    long long at_s;
+    unsigned long held_back;
+} warnings_said[WARNINGS_KEPT];
+
+/* Whether it was said, not held back. */
+__attribute__((format(printf, 1, 2))) static bool warn(const char *fmt, ...)
+{
+    char text[1024], tail[64] = "";
+    struct warning_said *w = &warnings_said[0];
+    long long now_s = monotonic_s();
+    uint64_t kind;
     va_list ap;
 
     va_start(ap, fmt);
-    complain(LOG_WARNING, "warning: ", "", fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    kind = warning_kind(text);
+    for (size_t i = 0; i < WARNINGS_KEPT; i++) {
+        if (warnings_said[i].kind == kind && warnings_said[i].at_s) {
+            w = &warnings_said[i];
+            break;
+        }
+        if (warnings_said[i].at_s < w->at_s)
+            w = &warnings_said[i]; /* the oldest makes room */
+    }
+    if (w->kind == kind && w->at_s && now_s - w->at_s < WARN_REPEAT_S) {
+        w->held_back++;
+        return false;
+    }
+    if (w->kind == kind && w->held_back)
+        snprintf(tail, sizeof(tail), " (%lu more like it in the last %lld s)", w->held_back,
+                 now_s - w->at_s);
+    *w = (struct warning_said){.kind = kind, .at_s = now_s ? now_s : 1};
+    complain_text(LOG_WARNING, "warning: ", text, tail);
+    return true;
 }
 
 static void say(int level, const char *fmt, va_list ap)
@@ -2524,10 +2611,29 @@ static void print_guest_table(FILE *out, const struct coordinator *co, const str
     }
 }
 
-/* One line a PERIOD, and for each look between that moved something: the
- * time, the guests, the host, and what moved; -v puts the guest table above
- * it. Written whole, then said line by line, so that syslog gets lines too. */
-static void report_cycle(const struct coordinator *co, const struct cycle *cycle)
+/* Which guests a look saw, as one number, whatever their order: it changes
+ * when a guest comes or goes. */
+static uint64_t guest_set(const struct snapshot *snap)
+{
+    uint64_t set = 0;
+
+    for (size_t i = 0; i < snap->count; i++) {
+        uint64_t hash = 14695981039346656037ULL; /* FNV-1a */
+
+        for (const char *c = snap->guests[i].name; *c; c++)
+            hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+        set += hash;
+    }
+    return set ? set : 1; /* 0 is for before the first look */
+}
+
+/* On the terminal, one line a PERIOD, and one for each look between that
+ * moved something: the time, the guests, the host, and what moved; -v puts
+ * the guest table above it. The journal keeps what changes: a line only
+ * for a look that moves something or finds a guest come or gone. Written
+ * whole, then said line by line, so that syslog gets lines too. */
+static void report_cycle(const struct coordinator *co, const struct cycle *cycle,
+                         bool guests_changed)
 {
     const struct snapshot *snap = &cycle->snap;
     const struct plan *plan = &cycle->plan;
@@ -2537,7 +2643,7 @@ static void report_cycle(const struct coordinator *co, const struct cycle *cycle
     struct tm local;
     FILE *out;
 
-    if (verbosity < 1 || !(snap->period_due || plan->count) ||
+    if (verbosity < 1 || !(plan->count || (to_syslog ? guests_changed : snap->period_due)) ||
         !(out = open_memstream(&text, &length)))
         return;
     if (verbosity >= 2)
@@ -2563,16 +2669,18 @@ static void report_cycle(const struct coordinator *co, const struct cycle *cycle
 }
 
 /* Said once as the host comes short of room and once as it has room again:
- * while it is short, memory goes back at every look. */
+ * while it is short, memory goes back at every look. "Again" only follows
+ * a warning that was not held back. */
 static void report_pressure(struct coordinator *co, const struct cycle *cycle)
 {
     long long room_kib = host_room(&(struct plan){0}, &cycle->snap, &co->cfg);
 
     if (cycle->pressure > 0 && !co->under_pressure)
-        warn("host short of room: %lld MiB free above its reserve of %lld MiB, under its "
-             "comfort of %lld MiB; taking memory back by need",
-             mib(room_kib), mib(co->cfg.host_reserve_kib), mib(co->cfg.host_comfort_kib));
-    else if (cycle->pressure == 0 && co->under_pressure)
+        co->pressure_said =
+            warn("host short of room: %lld MiB free above its reserve of %lld MiB, under its "
+                 "comfort of %lld MiB; taking memory back by need",
+                 mib(room_kib), mib(co->cfg.host_reserve_kib), mib(co->cfg.host_comfort_kib));
+    else if (cycle->pressure == 0 && co->under_pressure && co->pressure_said)
         info("host has room again: %lld MiB free above its reserve", mib(room_kib));
     co->under_pressure = cycle->pressure > 0;
 }
@@ -2586,10 +2694,11 @@ static void report_shortfalls(struct coordinator *co, const struct cycle *cycle)
         long long unmet_kib = cycle->plan.unmet_kib[i];
 
         if (unmet_kib >= co->cfg.min_step_kib && !h->short_reported)
-            warn("%s: left %lld MiB short of its need; the host and the other guests could "
-                 "give %lld MiB in all this look",
-                 cycle->snap.guests[i].name, mib(unmet_kib), mib(cycle->plan.available_kib));
-        else if (unmet_kib == 0 && h->short_reported)
+            h->short_said =
+                warn("%s: left %lld MiB short of its need; the host and the other guests could "
+                     "give %lld MiB in all this look",
+                     cycle->snap.guests[i].name, mib(unmet_kib), mib(cycle->plan.available_kib));
+        else if (unmet_kib == 0 && h->short_reported && h->short_said)
             info("%s: its need is met again", cycle->snap.guests[i].name);
         h->short_reported = unmet_kib >= co->cfg.min_step_kib || (h->short_reported && unmet_kib);
     }
@@ -2956,7 +3065,7 @@ static void print_usage(FILE *out)
     fprintf(out, "usage: " PROGRAM " [-1hnqvV] [-c uri] [-s MiB] [-w MiB] [--policy name]\n"
                  "                       [--host-reserve MiB] [--min-guest MiB] [--min-step MiB]\n"
                  "                       [--guests pattern] [--trace file] [--metrics file]\n"
-                 "                       [--syslog] [--wait] period\n");
+                 "                       [--syslog] [--wait] [--lock-memory] period\n");
 }
 
 static void print_help(void)
@@ -2980,6 +3089,7 @@ static void print_help(void)
            "      --trace FILE       append one JSON line per cycle to FILE\n"
            "      --metrics FILE     rewrite FILE each cycle in Prometheus's text format\n"
            "      --syslog           send messages to syslog (the journal), not the terminal\n"
+           "      --lock-memory      keep this program's memory from being paged out\n"
            "  -q, --quiet            print warnings only\n"
            "  -v, --verbose          print a table of the guests above each line; twice\n"
            "                         (-vv): each resize call and debugging notes too\n"
@@ -3031,7 +3141,23 @@ enum long_only_option {
     OPT_GUESTS,
     OPT_METRICS,
     OPT_SYSLOG,
+    OPT_LOCK_MEMORY,
 };
+
+/* systemd passes the quotes of MEM_COORDINATOR_OPTS="--guests 'web-*'" on
+ * as they stand: a pattern or path that keeps them matches nothing. Said,
+ * not refused, since a name may hold a quote. */
+static void warn_of_quotes(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        size_t length = strlen(argv[i]);
+
+        if (length && (strchr("'\"", argv[i][0]) || strchr("'\"", argv[i][length - 1])))
+            warn("the argument %s keeps its quotes, which match nothing: none are needed, in "
+                 "the default file either",
+                 quotable(argv[i]));
+    }
+}
 
 static void parse_options(int argc, char **argv, struct options *opt, struct config *cfg)
 {
@@ -3050,6 +3176,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         {"guests", required_argument, NULL, OPT_GUESTS},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
+        {"lock-memory", no_argument, NULL, OPT_LOCK_MEMORY},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -3099,6 +3226,9 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         case OPT_SYSLOG:
             opt->syslog = true;
             break;
+        case OPT_LOCK_MEMORY:
+            opt->lock_memory = true;
+            break;
         case OPT_METRICS:
             if (!*optarg)
                 usage_error("--metrics needs a file name");
@@ -3138,6 +3268,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
         usage_error("the starvation threshold (%lld MiB) must be below the waste threshold "
                     "(%lld MiB)",
                     mib(cfg->starve_kib), mib(cfg->waste_kib));
+    warn_of_quotes(argc, argv); /* after any usage error, which stays one line */
 }
 
 /* Main loop */
@@ -3154,6 +3285,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     struct cycle cycle = {.snap.period_due = period_due};
     enum cycle_result result = CYCLE_FAILED;
     struct timespec wall[2], cpu[2];
+    uint64_t guests_seen;
 
     clock_gettime(CLOCK_MONOTONIC, &wall[0]);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
@@ -3173,7 +3305,9 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[1]);
     cycle.wall_us = seconds_between(&wall[0], &wall[1]) * 1e6;
     cycle.cpu_us = seconds_between(&cpu[0], &cpu[1]) * 1e6;
-    report_cycle(co, &cycle);
+    guests_seen = guest_set(&cycle.snap);
+    report_cycle(co, &cycle, guests_seen != co->guests_seen);
+    co->guests_seen = guests_seen;
     trace_cycle(co, &cycle);
     write_metrics(co, &cycle);
     result = cycle.active ? CYCLE_DONE : CYCLE_NO_GUESTS;
@@ -3225,6 +3359,31 @@ static sigset_t install_signal_handlers(void)
     return sleeping;
 }
 
+/* Tells systemd (Type=notify) that the coordinator is ready, and with each
+ * look that it is not stuck: WatchdogSec= restarts one that stops saying so
+ * (a libvirt call that never returns). The protocol by hand, one datagram
+ * to $NOTIFY_SOCKET ('@': abstract), rather than a libsystemd dependency
+ * for one call. Without systemd, nothing. */
+static void notify_systemd(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    size_t length = path ? strlen(path) : 0;
+    int fd;
+
+    if (length < 2 || length >= sizeof(address.sun_path) || (path[0] != '/' && path[0] != '@'))
+        return;
+    memcpy(address.sun_path, path, length);
+    if (path[0] == '@')
+        address.sun_path[0] = '\0';
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&address,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length)) < 0)
+        debug("cannot tell systemd %s: %s", state, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 static bool timespec_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
@@ -3245,12 +3404,14 @@ static void advance_deadline(struct timespec *deadline, int interval_s)
 /* Sleep until the deadline on CLOCK_MONOTONIC, or a signal asks for more.
  * With no time left, still unblock the signals for a moment: cycles that
  * overrun their look run back to back, and a stop must not wait for one
- * that does not. */
+ * that does not. A sleep is no hang: systemd's watchdog hears every
+ * WATCHDOG_PING_S, even through a reconnection's backoff. */
 static void sleep_until(const struct timespec *deadline, const sigset_t *sleeping_mask)
 {
     struct timespec now, left;
 
     while (!stop_requested && !cycle_requested && !reopen_requested) {
+        notify_systemd("WATCHDOG=1");
         clock_gettime(CLOCK_MONOTONIC, &now);
         left = (struct timespec){0};
         if (timespec_before(&now, deadline)) {
@@ -3261,6 +3422,8 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
                 left.tv_nsec += 1000000000L;
             }
         }
+        if (left.tv_sec >= WATCHDOG_PING_S)
+            left = (struct timespec){.tv_sec = WATCHDOG_PING_S};
         ppoll(NULL, 0, &left, sleeping_mask);
         if (!left.tv_sec && !left.tv_nsec)
             return;
@@ -3300,19 +3463,28 @@ static char *libvirt_identity(virConnectPtr conn, const char *uri)
     return identity;
 }
 
-/* The folder of the lock, opened: root's LOCK_DIR, the user's
- * XDG_RUNTIME_DIR, or else one under /tmp, where anyone may have planted
- * it, or a symlink to their own, to hold or swap the lock: it must be this
- * user's own and writable by nobody else. Exits otherwise. */
-static int open_lock_dir(char *dir, size_t size)
+/* A per-user daemon's libvirt (qemu:///session) is the user's alone, and
+ * so is its lock; every other libvirt may be reached by several users. */
+static bool per_user_libvirt(const char *uri)
+{
+    xmlURIPtr parsed = xmlParseURI(uri);
+    bool per_user = parsed && parsed->path && strcmp(parsed->path, "/session") == 0;
+
+    xmlFreeURI(parsed);
+    return per_user;
+}
+
+/* The per-user lock's folder, opened: the user's XDG_RUNTIME_DIR, or else
+ * one under /tmp, where anyone may have planted it, or a symlink to their
+ * own, to hold or swap the lock: it must be this user's own and writable by
+ * nobody else. Exits otherwise. */
+static int open_user_lock_dir(char *dir, size_t size)
 {
     const char *runtime = getenv("XDG_RUNTIME_DIR");
     struct stat st;
     int fd;
 
-    if (geteuid() == 0)
-        snprintf(dir, size, "%s", LOCK_DIR);
-    else if (runtime && *runtime)
+    if (runtime && *runtime)
         snprintf(dir, size, "%s/mem_coordinator", runtime);
     else
         snprintf(dir, size, "/tmp/mem_coordinator-%u", (unsigned)geteuid());
@@ -3334,10 +3506,55 @@ static int open_lock_dir(char *dir, size_t size)
     return fd;
 }
 
+/* LOCK_DIR, opened: one folder for every user who may reach a shared
+ * libvirt, so that root, the service's dynamic user and a member of
+ * LOCK_GROUP find one lock. It is root's, of LOCK_GROUP, mode 3770: others
+ * can neither enter it to take or hold a lock, nor members remove one
+ * another's files (sticky), and files made in it get its group (setgid).
+ * systemd-tmpfiles makes it at boot, or root when it is missing; one root
+ * alone may enter is safe too, only closed to the group. Exits if it is
+ * missing or unsafe. */
+static int open_shared_lock_dir(char *dir, size_t size)
+{
+    const struct group *group = getgrnam(LOCK_GROUP);
+    bool made = false;
+    struct stat st;
+    int fd;
+
+    snprintf(dir, size, "%s", LOCK_DIR);
+    if (geteuid() == 0 && !(made = mkdir(dir, 0700) == 0) && errno != EEXIST)
+        die(EXIT_RUNTIME, "cannot make the lock folder %s: %s", dir, strerror(errno));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        die(EXIT_RUNTIME,
+            "no lock folder %s: root makes it (systemd-tmpfiles --create, or any run as "
+            "root)",
+            dir);
+    if (fd < 0 && errno == EACCES)
+        die(EXIT_RUNTIME,
+            "cannot open the lock folder %s: %s; a coordinator for a libvirt several users "
+            "share needs root or group %s, and the folder as systemd-tmpfiles makes it "
+            "(group %s, mode 3770)",
+            dir, strerror(errno), LOCK_GROUP, LOCK_GROUP);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        die(EXIT_RUNTIME, "cannot open the lock folder %s: %s", dir, strerror(errno));
+    if (st.st_uid != 0 || (st.st_mode & S_IWOTH) ||
+        ((st.st_mode & S_IWGRP) && !(st.st_mode & S_ISVTX)))
+        die(EXIT_RUNTIME, "the lock folder %s is not root's own: owner %u, mode %04o; remove it",
+            dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    if (made &&
+        (fchown(fd, 0, group ? group->gr_gid : 0) < 0 || fchmod(fd, S_ISGID | S_ISVTX | 0770) < 0))
+        die(EXIT_RUNTIME, "cannot give the lock folder %s to group %s: %s", dir, LOCK_GROUP,
+            strerror(errno));
+    return fd;
+}
+
 /* Two coordinators resizing the same balloons fight over them, each undoing
- * the other: one per libvirt, held by an flock on a file named for it
- * (libvirt_identity), released when the process ends however it ends. The
- * file holds the holder's pid, for the message. Exits if it is held. */
+ * the other: one per libvirt, whoever runs it, held by an flock on a file
+ * named for it (libvirt_identity), released when the process ends however
+ * it ends. The file holds the holder's pid, for the message; it is readable
+ * only by its folder's group, since flock needs no more than a read. Exits
+ * if it is held. */
 static void lock_connection(virConnectPtr conn)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
@@ -3346,6 +3563,7 @@ static void lock_connection(virConnectPtr conn)
     size_t at = 0;
     int dir_fd, fd;
     ssize_t length;
+    struct stat dir_st, st;
 
     if (!uri)
         debug("cannot read the connection's URI: %s", virGetLastErrorMessage());
@@ -3353,10 +3571,18 @@ static void lock_connection(virConnectPtr conn)
     for (const char *c = identity; *c && at < sizeof(name) - 8; c++)
         name[at++] = strchr(safe, *c) ? *c : '_';
     snprintf(name + at, sizeof(name) - at, ".lock");
-    dir_fd = open_lock_dir(dir, sizeof(dir));
-    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    dir_fd = uri && per_user_libvirt(uri) ? open_user_lock_dir(dir, sizeof(dir))
+                                          : open_shared_lock_dir(dir, sizeof(dir));
+    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
     if (fd < 0)
         die(EXIT_RUNTIME, "cannot open the lock %s/%s: %s", dir, name, strerror(errno));
+    /* The umask (the unit's is 0077) would keep the group out; a file an
+     * older version made has the wrong group and mode. The mode first: the
+     * unit's system call filter refuses any fchown. */
+    if (fstat(dir_fd, &dir_st) == 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+        (fchmod(fd, 0660) < 0 ||
+         (st.st_gid != dir_st.st_gid && fchown(fd, (uid_t)-1, dir_st.st_gid) < 0)))
+        debug("cannot open the lock %s/%s to its folder's group: %s", dir, name, strerror(errno));
     close(dir_fd);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         length = pread(fd, holder, sizeof(holder) - 1, 0);
@@ -3388,14 +3614,6 @@ static void lock_connection(virConnectPtr conn)
  * The thread inherits the blocked signals, so it never takes one itself.
  */
 static int stop_grace_s = 1;
-
-static long long monotonic_s(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec;
-}
 
 static void stop_if_stuck(int timer, void *opaque)
 {
@@ -3627,6 +3845,12 @@ int main(int argc, char **argv)
     /* A dry run changes nothing, so it may watch beside the one that does. */
     if (!co.opt.dry_run)
         lock_connection(co.conn);
+    /* Under memory pressure, when it is needed most, a page of it on swap
+     * would stall it. */
+    if (co.opt.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+        warn("cannot lock its memory: %s; it may be paged out when the host runs short",
+             strerror(errno));
+    notify_systemd("READY=1");
     clock_gettime(CLOCK_MONOTONIC, &co.started);
     deadline = co.next_period = co.started;
 
@@ -3652,6 +3876,7 @@ int main(int argc, char **argv)
     }
     if (stop_requested)
         info("stopping on signal");
+    notify_systemd("STOPPING=1");
 
     close_connection(&co);
     free(co.history);

@@ -40,6 +40,7 @@ cases=(
     "trace file in a missing folder|2|cannot open trace file '/nonexistent/trace'|--trace|/nonexistent/trace|-c|test:///default|1"
     "PERIOD with a newline: still one line|2|not '1\\x0a2'|1"$'\n'"2"
     "option with a tab quoted|2|unknown policy 'a\\x09b'|--policy|a"$'\t'"b|1"
+    "argument in quotes beside a bad PERIOD: still one line|2|not '0'|--guests|'vm-*'|0"
     "trace path that is a planted symlink|2|cannot open trace file '$scratch/planted': Too many levels of symbolic links|--trace|$scratch/planted|-c|test:///default|--once|1"
     "metrics without a file name|2|--metrics needs a file name|--metrics||1"
     "metrics in a missing folder|2|cannot write the metrics to '/nonexistent/m.prom': No such file or directory|--metrics|/nonexistent/m.prom|-c|test:///default|--once|1"

@@ -259,42 +259,6 @@ expect "program: a dry run runs beside the coordinator that holds the lock" \
     "status $dry_beside: $(cat "$scratch/dry-beside.out")" \
     test "$dry_beside" = 0 -a -n "$(grep -F '[dry-run]' "$scratch/dry-beside.out")"
 
-# A user without XDG_RUNTIME_DIR locks under /tmp, in a folder that must be
-# its own and writable by nobody else: one planted by another user, or a
-# symlink, is refused with status 1; a new one is made 0700.
-nobody_dir=/tmp/mem_coordinator-65534
-as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR "$@"
-}
-if command -v setpriv >/dev/null; then
-    rm -rf "$nobody_dir"
-    mkdir -m 0777 "$nobody_dir" # root's, and writable by all
-    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/planted-dir.out" 2>&1
-    planted_dir=$?
-    rm -rf "$nobody_dir"
-    mkdir -m 0700 "$scratch/elsewhere" && chown 65534:65534 "$scratch/elsewhere"
-    ln -s "$scratch/elsewhere" "$nobody_dir"
-    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/linked-dir.out" 2>&1
-    linked_dir=$?
-    rm -f "$nobody_dir"
-    as_nobody timeout -k 5 30 "$program" -c "$four" -q --once 1 >"$scratch/own-dir.out" 2>&1
-    own_dir=$?
-    made=$(stat -c '%u %a' "$nobody_dir" 2>&1)
-    rm -rf "$nobody_dir"
-    expect "program: a /tmp lock folder another user owns, or a symlink, is refused with one line" \
-        "status $planted_dir: $(cat "$scratch/planted-dir.out"); status $linked_dir: $(cat "$scratch/linked-dir.out")" \
-        test "$planted_dir" = 1 -a "$linked_dir" = 1 -a \
-        "$(grep -c "is not this user's own" "$scratch/planted-dir.out" "$scratch/linked-dir.out" | grep -c ':1$')" = 2 -a \
-        "$(cat "$scratch/planted-dir.out" "$scratch/linked-dir.out" | wc -l)" = 2
-    expect "program: a /tmp lock folder is made the user's own, mode 0700" \
-        "status $own_dir, folder: $made: $(cat "$scratch/own-dir.out")" \
-        test "$own_dir" = 0 -a "$made" = "65534 700"
-else
-    not_ok "program: a /tmp lock folder another user owns, or a symlink, is refused with one line" \
-        "setpriv is not installed (Debian's util-linux)"
-    not_ok "program: a /tmp lock folder is made the user's own, mode 0700" "setpriv is not installed"
-fi
-
 # Dry run: decides, reports, changes nothing.
 bounded "$program" -c "$four" --once -n --policy seed --trace "$scratch/dry.json" 1 >"$scratch/dry.out" 2>&1
 outcomes=$(jq -r '[.dry_run, (.guests[] | select(.outcome) | .outcome)] | join(",")' "$scratch/dry.json")
@@ -546,11 +510,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! refused=$("${private[@]}" true 2>&1); then
     not_ok "$name" "needs a mount namespace of its own (${private[*]}): $refused"
+    not_ok "program: under --syslog, looks that change nothing log nothing; the first says what it found" \
+        "needs a mount namespace of its own"
 else
     mkdir "$scratch/dev"
     touch "$scratch/dev/null"
     ln -s "$scratch/syslog.sock" "$scratch/dev/log"
-    /usr/bin/python3 - "$scratch/syslog.sock" "$scratch/syslog.txt" <<'PYTHON' &
+    # listen FILE: what comes to the socket, into FILE, until 3 s of silence.
+    listen() {
+        rm -f "$scratch/syslog.sock"
+        /usr/bin/python3 - "$scratch/syslog.sock" "$1" <<'PYTHON' &
 import socket, sys
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 listener.bind(sys.argv[1])
@@ -563,15 +532,72 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
     except socket.timeout:
         pass
 PYTHON
-    listener=$!
-    for _ in $(seq 50); do [ -S "$scratch/syslog.sock" ] && break; sleep 0.1; done
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    bounded "${private[@]}" sh -c 'mount --bind /dev/null "$1/null" && mount --rbind "$1" /dev && shift && exec "$@"' \
-        sh "$scratch/dev" "${as_self[@]}" "$program" -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
+        listener=$!
+        for _ in $(seq 50); do [ -S "$scratch/syslog.sock" ] && break; sleep 0.1; done
+    }
+    # in_private SECONDS ARGS...: the program with ARGS in that namespace,
+    # stopped with SIGTERM after SECONDS.
+    in_private() {
+        local seconds=$1
+        shift
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        timeout -k 5 "$seconds" "${private[@]}" sh -c 'mount --bind /dev/null "$1/null" && mount --rbind "$1" /dev && shift && exec "$@"' \
+            sh "$scratch/dev" "${as_self[@]}" "$program" "$@"
+    }
+    listen "$scratch/syslog.txt"
+    in_private 30 -c "$four" --once --syslog 1 >"$scratch/syslog.out" 2>&1
     wait "$listener"
     expect "$name" "terminal: $(cat "$scratch/syslog.out"); syslog: $(cat "$scratch/syslog.txt" 2>&1)" \
         test ! -s "$scratch/syslog.out" -a -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 3 guests  host [0-9]+ MiB free  vm-big -[0-9]+ MiB \(to vm-small\)' "$scratch/syslog.txt")"
+    # Looks that change nothing, a PERIOD apart, leave the journal alone:
+    # the first look's line says what it found, and then nothing comes.
+    listen "$scratch/quiet.txt"
+    in_private 3.5 -c "test://$nodes/all_off.xml" --wait --syslog 1 >"$scratch/quiet.out" 2>&1
+    wait "$listener"
+    expect "program: under --syslog, looks that change nothing log nothing; the first says what it found" \
+        "syslog: $(cat "$scratch/quiet.txt" 2>&1)" \
+        test "$(grep -c 'guests  host' "$scratch/quiet.txt")" = 1 -a \
+        -n "$(grep -E 'mem_coordinator\[[0-9]+\]: 0 guests  host [0-9]+ MiB free  no change' "$scratch/quiet.txt")"
 fi
+
+# Under systemd (Type=notify, WatchdogSec=): READY=1 once it holds the
+# lock, then WATCHDOG=1 at every look, each a datagram to $NOTIFY_SOCKET;
+# with --lock-memory its memory is locked.
+/usr/bin/python3 - "$scratch/notify.sock" "$scratch/notify.txt" <<'PYTHON' &
+import socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind(sys.argv[1])
+listener.settimeout(3)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    try:
+        while True:
+            out.write(listener.recv(4096).decode(errors="replace") + "\n")
+            out.flush()
+    except socket.timeout:
+        pass
+PYTHON
+listener=$!
+for _ in $(seq 50); do [ -S "$scratch/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$scratch/notify.sock" "$program" -c "$four" -q --lock-memory --trace "$scratch/notify.json" 1 \
+    >"$scratch/notify.out" 2>&1 &
+pid=$!
+trace_lines "$scratch/notify.json" 3
+locked=$(awk '/^VmLck:/ { print $2 }' "/proc/$pid/status")
+signal_and_wait TERM "$pid" 5
+wait "$listener"
+expect "program: it tells systemd it is ready, then that it lives at every look" \
+    "$(tr '\n' ' ' <"$scratch/notify.txt"): $(cat "$scratch/notify.out")" \
+    test "$(head -1 "$scratch/notify.txt")" = READY=1 -a "$(grep -c '^WATCHDOG=1$' "$scratch/notify.txt")" -ge 2
+expect "program: --lock-memory locks its memory" "VmLck ${locked:-absent} kB: $(cat "$scratch/notify.out")" \
+    test "${locked:-0}" -gt 0
+
+# systemd hands MEM_COORDINATOR_OPTS="--guests 'web-*'" the quotes as they
+# stand: a warning says so, and the run goes on.
+bounded "$program" -c "$four" -q --once -n --guests "'vm-*'" 1 >"$scratch/quoted.out" 2>&1
+status=$?
+expect "program: an argument wrapped in quotes is warned of, and the run goes on" \
+    "status $status: $(cat "$scratch/quoted.out")" \
+    test "$status" = 0 -a -n "$(grep "the argument 'vm-\*' keeps its quotes" "$scratch/quoted.out")"
 
 # No running guest: it stops, unless --wait.
 off="test://$nodes/all_off.xml"
@@ -616,9 +642,11 @@ root="$scratch/root"
 make -s -C "$top" install DESTDIR="$root" PREFIX=/usr >"$scratch/install.out" 2>&1
 unit="$root/usr/lib/systemd/system/mem_coordinator.service"
 defaults="$root/etc/default/mem_coordinator"
-expect "program: make install puts the program, its man page and its unit under DESTDIR/PREFIX" \
+expect "program: make install puts the program, its man page, its unit, lock folder and polkit rule under DESTDIR/PREFIX" \
     "$(cat "$scratch/install.out"; find "$root" -type f)" \
     test -x "$root/usr/bin/mem_coordinator" -a -f "$root/usr/share/man/man1/mem_coordinator.1" \
+    -a -n "$(grep -sx 'd /run/mem_coordinator 3770 root libvirt -' "$root/usr/lib/tmpfiles.d/mem_coordinator.conf")" \
+    -a -f "$root/usr/share/polkit-1/rules.d/60-mem_coordinator.rules" \
     -a -n "$(grep -s '^ExecStart=/usr/bin/mem_coordinator .*\$MEM_COORDINATOR_OPTS$' "$unit")"
 expect "program: make install puts the default file the unit reads under DESTDIR/SYSCONFDIR" \
     "$(grep -s '^EnvironmentFile=' "$unit"; find "$root" -type f)" \
@@ -649,6 +677,18 @@ if needs "program: systemd-analyze verify finds nothing to say about the unit" s
     expect "program: systemd-analyze verify finds nothing to say about the unit" \
         "status $status: $verified" test "$status" = 0 -a -z "$verified"
 fi
+make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >"$scratch/uninstall.out" 2>&1
+expect "program: make uninstall takes them away, but keeps a default file the admin edited" \
+    "$(cat "$scratch/uninstall.out"; find "$root" -type f)" \
+    test "$(find "$root" -type f)" = "$defaults" -a "$(tail -1 "$defaults")" = "# changed by the admin"
+cp "$top/mem_coordinator.default" "$defaults"
 make -s -C "$top" uninstall DESTDIR="$root" PREFIX=/usr >/dev/null 2>&1
-expect "program: make uninstall takes them away" "$(find "$root" -type f)" \
+expect "program: make uninstall takes away the default file as shipped" "$(find "$root" -type f)" \
     test -z "$(find "$root" -type f)"
+
+# The license the README names is the one LICENSE and the package carry.
+expect "program: LICENSE, debian/copyright and the README say MIT" \
+    "$(head -1 "$top/LICENSE"; grep '^License:' "$top/debian/copyright"; grep -A2 '^## License' "$top/README.md")" \
+    test "$(head -1 "$top/LICENSE")" = "MIT License" -a \
+    "$(grep -c '^License: Expat$' "$top/debian/copyright")" = 2 -a \
+    -n "$(grep -A2 '^## License' "$top/README.md" | grep 'MIT')"

@@ -961,6 +961,140 @@ static void test_need_met_again(void)
            &v);
 }
 
+/* Under --syslog: the first look, then one that changes nothing, then
+ * one after a guest went. */
+static void journal_looks(struct coordinator *co)
+{
+    run_cycle(co, true);
+    run_cycle(co, false);
+    destroy_guest(co, "vm-mid");
+    run_cycle(co, false);
+}
+
+/* The journal gets a line for a look that finds a guest gone, as for one
+ * that resizes, and none for a look that changes nothing. syslog's
+ * LOG_PERROR copies each line to stderr, where the test counts it. */
+static void test_journal_says_guests_come_and_go(void)
+{
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    int lines;
+
+    openlog("test_libvirt", LOG_PERROR, LOG_USER);
+    to_syslog = true;
+    verbosity = 1;
+    lines = count_in_stderr(journal_looks, &co, "guests  host");
+    verbosity = 0;
+    to_syslog = false;
+    closelog();
+    if (lines != 2)
+        fail(&v, "%d lines for a first look, an idle one and one with a guest gone; expected 2",
+             lines);
+    close_node(&co);
+    report("libvirt: under --syslog a look gets a line when a guest goes, none when idle", &v);
+}
+
+static void repeated_warnings(struct coordinator *co)
+{
+    (void)co;
+    warn("vm-a: cannot resize to %d MiB", 900);
+    warn("vm-a: cannot resize to %d MiB", 700); /* the same warning, other figures */
+    warn("vm-b: cannot resize to %d MiB", 900); /* another guest's */
+    for (size_t i = 0; i < WARNINGS_KEPT; i++)
+        warnings_said[i].at_s -= WARN_REPEAT_S; /* WARN_REPEAT_S later */
+    warn("vm-a: cannot resize to %d MiB", 800);
+}
+
+/* A warning repeated at every look is said once each WARN_REPEAT_S, saying
+ * how often it was held back; another guest's is its own. */
+static void test_repeated_warnings_held_back(void)
+{
+    struct coordinator co = {0};
+    struct verdict v = {0};
+    int vm_a, vm_b, counted;
+
+    memset(warnings_said, 0, sizeof(warnings_said));
+    vm_a = count_in_stderr(repeated_warnings, &co, "vm-a: cannot resize");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    vm_b = count_in_stderr(repeated_warnings, &co, "vm-b: cannot resize");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    counted = count_in_stderr(repeated_warnings, &co, "800 MiB (1 more like it in the last 300 s)");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    if (vm_a != 2 || vm_b != 1 || counted != 1)
+        fail(&v,
+             "vm-a said %d times (expected 2), vm-b %d (1), the count of those held back %d (1)",
+             vm_a, vm_b, counted);
+    report("messages: a repeated warning is said once each WARN_REPEAT_S, with how often it "
+           "was held back",
+           &v);
+}
+
+/* Run f with stdout and stderr in a file, and return how often needle
+ * appears there. */
+static int count_in_output(void (*f)(struct coordinator *), struct coordinator *co,
+                           const char *needle)
+{
+    char path[] = "/tmp/mc-test-output-XXXXXX";
+    char text[65536];
+    int fd = mkstemp(path), saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+    int count = 0;
+    ssize_t length;
+
+    fflush(stdout);
+    fflush(stderr);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    f(co);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_out);
+    close(saved_err);
+    length = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    unlink(path);
+    text[length > 0 ? length : 0] = '\0';
+    for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle))
+        count++;
+    return count;
+}
+
+/* Short of room, room again, short again at once, room again. */
+static void pressure_flaps(struct coordinator *co)
+{
+    static const double pressures[] = {0.5, 0, 0.5, 0};
+    struct cycle cycle = {0};
+
+    verbosity = 1;
+    for (size_t i = 0; i < sizeof(pressures) / sizeof(pressures[0]); i++) {
+        cycle.pressure = pressures[i];
+        report_pressure(co, &cycle);
+        fflush(stdout);
+    }
+    verbosity = 0;
+}
+
+/* A host short of room twice within WARN_REPEAT_S: the second warning is
+ * held back, and so is the "room again" that would answer it. */
+static void test_held_back_warning_has_no_answer(void)
+{
+    struct coordinator co = {.cfg = default_config()};
+    struct verdict v = {0};
+    int short_of_room, room_again;
+
+    memset(warnings_said, 0, sizeof(warnings_said));
+    short_of_room = count_in_output(pressure_flaps, &co, "host short of room");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    co.under_pressure = false;
+    room_again = count_in_output(pressure_flaps, &co, "host has room again");
+    memset(warnings_said, 0, sizeof(warnings_said));
+    if (short_of_room != 1 || room_again != 1)
+        fail(&v, "short of room said %d times, room again %d, in two flaps; expected 1 and 1",
+             short_of_room, room_again);
+    report("messages: a held-back warning of a host short of room gets no \"room again\"", &v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] != '/') {
@@ -995,5 +1129,8 @@ int main(int argc, char **argv)
     test_busy_guest_keeps_its_history();
     test_reconnect_closes_the_old_connection();
     test_reconnect_waits();
+    test_journal_says_guests_come_and_go();
+    test_repeated_warnings_held_back();
+    test_held_back_warning_has_no_answer();
     return tests_status();
 }
