@@ -1,4 +1,4 @@
-# mem_coordinator: make, make test, make e2e, make demo, make bench, make install,
+# mem_coordinator: make, make test, make sim, make e2e, make demo, make bench, make install,
 # make deb, make systemd-test
 # The Debian packages each target needs are listed in tools/deps. make test,
 # make fuzz, make e2e, make demo and make bench install what they lack when
@@ -38,6 +38,16 @@ $(PROGRAM): mem_coordinator.c | bin
 bin/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c | bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(PKG_LIBS)
+
+# The host simulator (docs/simulator.md): the program's own balloon model and
+# policies against generated hosts, scored against an oracle. SIM_HOSTS
+# hosts (300) from SIM_SEED (1).
+bin/sim: tests/sim/sim.c tests/sim/model.h tests/check.h mem_coordinator.c | bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. -Itests $(PKG_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(PKG_LIBS)
+
+sim: bin/sim
+	bin/sim
 
 # The same tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
 bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c
@@ -93,7 +103,7 @@ bench:
 	tools/bench
 
 format:
-	clang-format -i mem_coordinator.c tests/*.c tests/*.h
+	clang-format -i mem_coordinator.c tests/*.c tests/*.h tests/sim/*.c tests/sim/*.h
 
 # The default file is the admin's once installed: a second make install
 # leaves an existing one alone.
@@ -135,4 +145,4 @@ systemd-test: deb
 clean:
 	rm -rf bin
 
-.PHONY: all test test-build fuzz fuzz-build e2e demo bench format install uninstall deb systemd-test clean
+.PHONY: all sim test test-build fuzz fuzz-build e2e demo bench format install uninstall deb systemd-test clean
