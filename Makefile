@@ -66,7 +66,7 @@ test:
 	@$(MAKE) --no-print-directory test-build
 	tests/run
 
-test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS) bin/faults.so
+test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS) bin/faults.so bin/sim
 	@:
 
 # libFuzzer (clang and libclang-rt-14-dev) on the statistics a guest reports

@@ -20,6 +20,10 @@
  * 1-3 s under TCG while a guest grew at full speed). */
 #define BUSY_KIB_S      (20 * MIB)
 #define BUSY_LATE_MAX_S 3
+/* To calibrate: how fast a guest with deflate-on-oom takes memory back from
+ * its balloon when its kernel would otherwise kill (Linux releases 1 MiB
+ * per OOM notifier call). */
+#define DEFLATE_ON_OOM_KIB_S (256 * MIB)
 /* design.md, "Balloons in motion": the test guest's balloon less MemTotal. */
 #define KERNEL_OVERHEAD (68 * MIB)
 /* To calibrate: QEMU's own resident memory beside the guest's pages. */

@@ -5,8 +5,10 @@
  * workload's future. Only libvirt is replaced. docs/simulator.md describes
  * the model, the oracle and the score.
  *
- * Usage: sim [-v]. SIM_HOSTS (300) generated hosts from SIM_SEED (1); the
- * last line counts the simulator's own sanity checks.
+ * Usage: sim [-q | -v | -t HOST POLICY]. SIM_HOSTS (300) generated hosts
+ * from SIM_SEED (1): the score table, then the simulator's own sanity
+ * checks, counted on the last line. -q prints only the checks, -v a line
+ * per host and policy, -t every second of one host (its seed in hex).
  */
 #include "mem_coordinator.c"
 #include "check.h"
@@ -59,12 +61,13 @@ struct sim_guest {
     unsigned shares;
     int stats_period_s, first_stats_s;
     bool free_page_reporting;
-    long long base_kib;            /* its use at rest, and after an OOM kill */
-    long long touched_kib;         /* touched and freed before the start: QEMU holds it */
-    long long read_kib_s;          /* a reader's page cache, filled a second */
-    long long files_kib;           /* what a reader reads: its page cache grows no larger */
-    int stuck_from;                /* its balloon stops following from this second; -1: never */
-    int refused_from, refused_to;  /* libvirt refuses its resizes in [from, to) */
+    bool deflate_on_oom;          /* its balloon gives memory back rather than its kernel killing */
+    long long base_kib;           /* its use at rest, and after an OOM kill */
+    long long touched_kib;        /* touched and freed before the start: QEMU holds it */
+    long long read_kib_s;         /* a reader's page cache, filled a second */
+    long long files_kib;          /* what a reader reads: its page cache grows no larger */
+    int stuck_from;               /* its balloon stops following from this second; -1: never */
+    int refused_from, refused_to; /* libvirt refuses its resizes in [from, to) */
     long long demand[SIM_SECONDS]; /* the use its workload wants, each second */
 };
 
@@ -75,7 +78,8 @@ struct sim_host {
     long long total_kib;
     long long other_kib[SIM_SECONDS]; /* host processes, each second */
     int period_s;
-    double room; /* the host's room for the guests' needs: 0.5 to 2 */
+    int outage_from, outage_to; /* libvirtd answers no look in [from, to) */
+    double room;                /* the host's room for the guests' needs: 0.5 to 2 */
 };
 
 /* A workload's use from second from on: grow at rate to peak, hold, free
@@ -214,6 +218,7 @@ static void generate_host(unsigned long long seed, struct sim_host *host)
         g->stats_period_s = chance(&rng, 50) ? 1 : (int)pick(&rng, 2, 10);
         g->first_stats_s = (int)pick(&rng, 0, g->stats_period_s - 1);
         g->free_page_reporting = chance(&rng, 30);
+        g->deflate_on_oom = chance(&rng, 20);
         g->base_kib = pick(&rng, 80, 400) * MIB;
         g->stuck_from = chance(&rng, 3) ? (int)pick(&rng, 30, 200) : -1;
         g->refused_from = g->refused_to = -1;
@@ -249,6 +254,11 @@ static void generate_host(unsigned long long seed, struct sim_host *host)
         for (int t = from; t < min_ll(to, SIM_SECONDS); t++)
             host->other_kib[t] = other_peak;
     }
+    host->outage_from = host->outage_to = -1;
+    if (chance(&rng, 10)) {
+        host->outage_from = (int)pick(&rng, 20, 200);
+        host->outage_to = host->outage_from + (int)pick(&rng, 5, 30);
+    }
     host->total_kib =
         max_ll(HOST_RESERVE * MIB + other_peak + (long long)(host->room * (double)peak),
                start + HOST_RESERVE * MIB + other_peak + 64 * MIB);
@@ -269,6 +279,7 @@ struct guest_state {
     unsigned long long rng;
     /* Its last statistics, as QEMU holds them: taken when the guest answered. */
     long long stat_unused_kib, stat_available_kib, stat_usable_kib, stat_at;
+    int stats_period_s;
     int next_request, answer_at; /* -1: no request outstanding */
     struct guest_history history;
 };
@@ -279,6 +290,7 @@ struct run_result {
     long long starved_s, below_reserve_s, forced_below_s;
     double resident_mib_s, kept_guest_s;
     double hostile_excess_mib_s;
+    long long hostile_peak_kib; /* its largest balloon */
     bool hostile_over; /* a hostile guest held more than its fair share by MIN_STEP at any second */
     bool left_reserve; /* the host went below its reserve beyond what was forced */
 };
@@ -338,6 +350,11 @@ static void guest_second(const struct sim_guest *g, struct guest_state *s, int t
     s->busy = llabs(want - s->use_kib) > BUSY_KIB_S ||
               (g->read_kib_s > BUSY_KIB_S && s->cache_kib < g->files_kib);
     mem_total = s->actual_kib - KERNEL_OVERHEAD;
+    if (want + OOM_MARGIN > mem_total && g->deflate_on_oom && s->actual_kib < g->max_kib) {
+        s->actual_kib = min_ll(g->max_kib, s->actual_kib + min_ll(DEFLATE_ON_OOM_KIB_S,
+                                                                  want + OOM_MARGIN - mem_total));
+        mem_total = s->actual_kib - KERNEL_OVERHEAD;
+    }
     if (want + OOM_MARGIN > mem_total) {
         if (want > room_for_use(g)) {
             s->workload_killed = s->killed_at_max = true;
@@ -375,7 +392,7 @@ static void guest_statistics(const struct sim_guest *g, struct guest_state *s, i
     if (s->answer_at < 0 || t < s->answer_at)
         return;
     s->answer_at = -1;
-    s->next_request = t + g->stats_period_s;
+    s->next_request = t + s->stats_period_s;
     s->stat_at = t;
     s->stat_available_kib = mem_total;
     s->stat_unused_kib = mem_total - s->use_kib - s->cache_kib; /* MemFree */
@@ -579,6 +596,12 @@ static void look(const struct sim_host *host, struct guest_state *state, const s
         g->shares = sg->shares;
         g->guarantee_kib = sg->guarantee_kib;
         see_guest(&state[i].history, &r, cfg, (unsigned long)t + 1, now, g, &nonsense);
+        if (!r.has_unused && !state[i].history.stats_period_set) {
+            /* handle_missing_stats: its statistics turned on, every look. */
+            state[i].history.stats_period_set = true;
+            state[i].stats_period_s = cfg->look_s;
+            state[i].next_request = min_ll(state[i].next_request, t + 1);
+        }
         snap.host_promised_kib += growth_under_way(g);
         snap.host_returning_kib += shrink_under_way(g);
         snap.host_untouched_kib += untouched(g);
@@ -668,6 +691,7 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
             .use_kib = g->demand[0],
             .resident_kib = initial_resident(g),
             .rng = host->seed ^ (0x5157ULL * (i + 1)),
+            .stats_period_s = g->stats_period_s,
             .next_request = g->first_stats_s,
             .answer_at = 0,
             .history = fresh_history(),
@@ -697,6 +721,7 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
                 long long over = s->actual_kib - fair_share(host, i, t, &cfg);
 
                 out->hostile_excess_mib_s += (double)max_ll(0, over) / MIB;
+                out->hostile_peak_kib = max_ll(out->hostile_peak_kib, s->actual_kib);
                 out->hostile_over = out->hostile_over || over > cfg.min_step_kib;
             }
         }
@@ -708,7 +733,7 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
             out->forced_below_s += forced;
             out->below_reserve_s += !forced;
         }
-        if (p->program_policy || p->baseline)
+        if ((p->program_policy || p->baseline) && (t < host->outage_from || t >= host->outage_to))
             look(host, state, p, &cfg, free_kib, t);
         if (trace_out)
             trace_second(host, state, t, free_kib);
@@ -1101,6 +1126,7 @@ static void check_oracle_hand_made(void)
         for (int t = 0; t < SIM_SECONDS; t++)
             g->demand[t] = g->base_kib + (i < 2 && t >= 20 ? min_ll(1400, 50 * (t - 20)) * MIB : 0);
     }
+    host.outage_from = host.outage_to = -1;
     host.total_kib = HOST_RESERVE * MIB + 3 * (QEMU_OVERHEAD + ideal_need(100 * MIB)) + 1600 * MIB;
     consult_oracle(&host, &o);
     if (o.kept != 2)
@@ -1112,75 +1138,20 @@ static void check_oracle_hand_made(void)
     check("the oracle keeps what fits, and no more", &v);
 }
 
-/* The probes' defects (../shared/probes), as simulated hosts: figures to
- * read, not checks, until the policy is fixed. */
-static void show_cases(void)
+/* A hand-made host of count guests at rest on base_mib, statistics every
+ * second, no faults; the caller shapes them. */
+static void hand_made_host(struct sim_host *host, size_t count, long long total_mib)
 {
-    static struct sim_host host;
-    struct run_result r;
-    struct oracle o;
-
-    /* liar.c: a guest reporting little unused whatever it is given. */
-    memset(&host, 0, sizeof(host));
-    host.count = 2;
-    host.period_s = 1;
-    for (size_t i = 0; i < 2; i++) {
-        struct sim_guest *g = &host.guests[i];
+    memset(host, 0, sizeof(*host));
+    host->count = count;
+    host->period_s = 1;
+    host->outage_from = host->outage_to = -1;
+    host->total_kib = total_mib * MIB;
+    for (size_t i = 0; i < count; i++) {
+        struct sim_guest *g = &host->guests[i];
 
         snprintf(g->name, sizeof(g->name), "g%02zu", i);
-        g->max_kib = i ? 2048 * MIB : 16384 * MIB;
-        g->boot_kib = i ? 2048 * MIB : 1024 * MIB;
-        g->shares = DEFAULT_SHARES;
-        g->stats_period_s = 1;
-        g->base_kib = 300 * MIB;
-        g->stuck_from = g->refused_from = g->refused_to = -1;
-        for (int t = 0; t < SIM_SECONDS; t++)
-            g->demand[t] = g->base_kib;
-    }
-    host.guests[0].hostility = LIAR_LOW;
-    host.guests[0].workload = READER;
-    host.guests[0].read_kib_s = 300 * MIB;
-    host.guests[0].files_kib = LLONG_MAX / 4;
-    host.total_kib = 1024 * MIB + 2048 * MIB + 2 * QEMU_OVERHEAD + 2355 * MIB;
-    consult_oracle(&host, &o);
-    run_host(&host, &sim_policies[0], &r);
-    printf("case liar (probes/liar.c): adaptive gave the liar %.0f MiB-s beyond its fair share, "
-           "host %lld s below its reserve\n",
-           r.hostile_excess_mib_s, r.below_reserve_s);
-
-    /* slow.c: a guest whose statistics come every 8 s, growing steadily. */
-    for (int period = 1; period <= 8; period += 7) {
-        memset(&host, 0, sizeof(host));
-        host.count = 1;
-        host.period_s = 1;
-        struct sim_guest *g = &host.guests[0];
-        snprintf(g->name, sizeof(g->name), "g00");
-        g->max_kib = 4096 * MIB;
-        g->boot_kib = 1024 * MIB;
-        g->shares = DEFAULT_SHARES;
-        g->stats_period_s = period;
-        g->base_kib = 200 * MIB;
-        g->stuck_from = g->refused_from = g->refused_to = -1;
-        for (int t = 0; t < SIM_SECONDS; t++)
-            g->demand[t] = g->base_kib;
-        grow_hold_free(g, 30, 40 * MIB, 2500 * MIB, 30);
-        host.total_kib = 8192 * MIB;
-        run_host(&host, &sim_policies[0], &r);
-        printf("case slow statistics (probes/slow.c), every %d s: adaptive %s, %lld starved "
-               "guest-s\n",
-               period, r.lost ? "lost it" : "kept it", r.starved_s);
-    }
-
-    /* probe.c: a big claim that does not fit leaves a later guest unfed. */
-    memset(&host, 0, sizeof(host));
-    host.count = 2;
-    host.period_s = 1;
-    for (size_t i = 0; i < 2; i++) {
-        struct sim_guest *g = &host.guests[i];
-
-        snprintf(g->name, sizeof(g->name), "g%02zu", i);
-        g->max_kib = i ? 2048 * MIB : 8192 * MIB;
-        g->boot_kib = 512 * MIB;
+        g->max_kib = g->boot_kib = 2048 * MIB;
         g->shares = DEFAULT_SHARES;
         g->stats_period_s = 1;
         g->base_kib = 250 * MIB;
@@ -1188,15 +1159,61 @@ static void show_cases(void)
         for (int t = 0; t < SIM_SECONDS; t++)
             g->demand[t] = g->base_kib;
     }
-    grow_hold_free(&host.guests[0], 10, 200 * MIB, 7500 * MIB, 200);
-    grow_hold_free(&host.guests[1], 20, 5 * MIB, 700 * MIB, 200);
-    host.total_kib = 2 * 512 * MIB + 2 * QEMU_OVERHEAD + HOST_RESERVE * MIB + 1900 * MIB;
+}
+
+/* The probes' defects (../shared/probes), as simulated hosts: figures to
+ * read, not checks, until the policy is fixed. */
+static void show_cases(void)
+{
+    static struct sim_host host;
+    struct run_result r;
+    struct oracle o;
+    struct config cfg = default_config();
+
+    /* liar.c: a guest that reports 100 MiB unused whatever it is given,
+     * beside an honest one, with 2.3 GiB free beyond them. */
+    hand_made_host(&host, 2, 1024 + 2048 + 2 * 60 + 2355);
+    host.guests[0].max_kib = 16384 * MIB;
+    host.guests[0].boot_kib = 1024 * MIB;
+    host.guests[0].hostility = LIAR_LOW;
+    host.guests[0].workload = READER;
+    host.guests[0].read_kib_s = 300 * MIB;
+    host.guests[0].files_kib = LLONG_MAX / 4;
+    run_host(&host, &sim_policies[0], &r);
+    printf("case liar (probes/liar.c): adaptive grew it from 1024 to %lld MiB (its fair share: "
+           "%lld), %.0f MiB-s beyond its share; the host %lld s below its reserve\n",
+           r.hostile_peak_kib / MIB, fair_share(&host, 0, SIM_SECONDS - 1, &cfg) / MIB,
+           r.hostile_excess_mib_s, r.below_reserve_s);
+
+    /* slow.c: a guest whose statistics come every 8 s, growing 40 MiB/s. */
+    for (int period = 1; period <= 8; period += 7) {
+        hand_made_host(&host, 1, 8192);
+        host.guests[0].max_kib = 4096 * MIB;
+        host.guests[0].boot_kib = 1024 * MIB;
+        host.guests[0].stats_period_s = period;
+        grow_hold_free(&host.guests[0], 30, 40 * MIB, 2500 * MIB, 30);
+        run_host(&host, &sim_policies[0], &r);
+        printf("case slow statistics (probes/slow.c), every %d s: adaptive %s it, %lld starved "
+               "guest-s\n",
+               period, r.lost ? "lost" : "kept", r.starved_s);
+    }
+
+    /* probe.c: one grower fed, a second whose claim cannot fit, and a third
+     * that needs a little and would fit beside the first. */
+    hand_made_host(&host, 3, 3 * 512 + 3 * 60 + 256 + 2600);
+    for (size_t i = 0; i < 3; i++)
+        host.guests[i].boot_kib = 512 * MIB;
+    host.guests[1].max_kib = 8192 * MIB;
+    grow_hold_free(&host.guests[0], 20, 100 * MIB, 1500 * MIB, 200);
+    grow_hold_free(&host.guests[1], 21, 200 * MIB, 7000 * MIB, 200);
+    grow_hold_free(&host.guests[2], 22, 3 * MIB, 500 * MIB, 200);
     consult_oracle(&host, &o);
     run_host(&host, &sim_policies[0], &r);
-    printf("case skipped claims (probes/probe.c): the oracle keeps %s; adaptive lost %s, "
-           "%lld starved guest-s\n",
-           o.keeps[1] ? "the small grower" : "not the small grower",
-           r.lost_guest[1] ? "the small grower" : "not the small grower", r.starved_s);
+    printf("case skipped claims (probes/probe.c): the oracle keeps g00 %s, g01 %s, g02 %s; "
+           "adaptive g00 %s, g01 %s, g02 %s; %lld starved guest-s\n",
+           o.keeps[0] ? "yes" : "no", o.keeps[1] ? "yes" : "no", o.keeps[2] ? "yes" : "no",
+           r.lost_guest[0] ? "no" : "yes", r.lost_guest[1] ? "no" : "yes",
+           r.lost_guest[2] ? "no" : "yes", r.starved_s);
 }
 
 int main(int argc, char **argv)
@@ -1205,6 +1222,7 @@ int main(int argc, char **argv)
     long long hosts = hosts_env ? atoll(hosts_env) : 300;
     unsigned long long base = seed_env ? strtoull(seed_env, NULL, 0) : 1;
     bool verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    bool quiet = argc > 1 && strcmp(argv[1], "-q") == 0;
     static struct sim_host host;
     struct score scores[POLICIES] = {{0}}, broken = {0}, adaptive_sub = {0};
     struct oracle o;
@@ -1256,8 +1274,9 @@ int main(int argc, char **argv)
                 fail(&dominated, "host %llx: %s kept %d guests, the oracle %d", host.seed,
                      sim_policies[p].name, (int)host.count - r.lost, o.kept);
             if (verbose)
-                printf("host %llx %s: %zu guests, oracle keeps %d, lost %d\n", host.seed,
-                       sim_policies[p].name, host.count, o.kept, r.lost);
+                printf("host %llx %s: %zu guests, room %.2f, PERIOD %d, oracle keeps %d, lost %d\n",
+                       host.seed, sim_policies[p].name, host.count, host.room, host.period_s,
+                       o.kept, r.lost);
             if (p == 0 && n < 100)
                 add_score(&adaptive_sub, &host, &o, &r);
         }
@@ -1272,32 +1291,35 @@ int main(int argc, char **argv)
                 fail(&repeat, "host %llx: two runs of adaptive differ", host.seed);
         }
     }
-    printf("%lld hosts from seed %llu, %lld guests, %d s each; the oracle keeps %lld guests, "
-           "%lld hosts cannot keep all\n",
-           hosts, base, guests, SIM_SECONDS, scores[0].feasible, short_hosts);
-    printf(
-        "oracle: %lu subsets checked, %.2f s of CPU, %lld hosts where it stopped at its budget\n\n",
-        oracle_checks, (double)oracle_clock / CLOCKS_PER_SEC, greedy);
-    print_header();
-    for (size_t p = 0; p < POLICIES; p++)
-        print_score(sim_policies[p].name, &scores[p]);
-    printf("\nfeasible guests lost, by workload:");
-    for (int w = 0; w < WORKLOADS; w++)
-        printf(" %s", workload_names[w]);
-    printf("\n");
-    for (size_t p = 0; p < POLICIES; p++) {
-        printf("  %-8s", sim_policies[p].name);
+    if (!quiet) {
+        printf("%lld hosts from seed %llu, %lld guests, %d s each; the oracle keeps %lld guests, "
+               "%lld hosts cannot keep all\n",
+               hosts, base, guests, SIM_SECONDS, scores[0].feasible, short_hosts);
+        printf("oracle: %lu subsets checked, %.2f s of CPU, %lld hosts where it stopped at its "
+               "budget\n\n",
+               oracle_checks, (double)oracle_clock / CLOCKS_PER_SEC, greedy);
+        print_header();
+        for (size_t p = 0; p < POLICIES; p++)
+            print_score(sim_policies[p].name, &scores[p]);
+        printf("\nfeasible guests lost, by workload:");
         for (int w = 0; w < WORKLOADS; w++)
-            printf(" %lld", scores[p].lost_by_workload[w]);
+            printf(" %s", workload_names[w]);
         printf("\n");
+        for (size_t p = 0; p < POLICIES; p++) {
+            printf("  %-8s", sim_policies[p].name);
+            for (int w = 0; w < WORKLOADS; w++)
+                printf(" %lld", scores[p].lost_by_workload[w]);
+            printf("\n");
+        }
+        printf("\nthe first %lld hosts, against a deliberately broken policy:\n\n",
+               min_ll(hosts, 100));
+        print_header();
+        print_score("adaptive", &adaptive_sub);
+        print_score("broken", &broken);
+        printf("\n");
+        show_cases();
+        printf("simulated in %.1f s of CPU\n\n", (double)(clock() - started) / CLOCKS_PER_SEC);
     }
-    printf("\nthe first %lld hosts, against a deliberately broken policy:\n\n", min_ll(hosts, 100));
-    print_header();
-    print_score("adaptive", &adaptive_sub);
-    print_score("broken", &broken);
-    printf("\n");
-    show_cases();
-    printf("simulated in %.1f s of CPU\n\n", (double)(clock() - started) / CLOCKS_PER_SEC);
     if (broken.lost_feasible + broken.starved_s <=
         adaptive_sub.lost_feasible + adaptive_sub.starved_s)
         fail(&scored_worse,
