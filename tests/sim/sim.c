@@ -227,6 +227,12 @@ static void generate_host(unsigned long long seed, struct sim_host *host)
             g->refused_to = g->refused_from + (int)pick(&rng, 5, 40);
         }
         make_workload(g, &rng, g->workload == TURNS ? turn++ : 0, turn_start);
+        /* Most guests boot with their balloon at their max (libvirt's
+         * currentMemory equal to memory); some lower. */
+        if (chance(&rng, 40))
+            g->boot_kib =
+                min_ll(g->max_kib, max_ll(ideal_need(g->demand[0]) + OOM_MARGIN + 256 * MIB,
+                                          pick(&rng, 40, 100) * g->max_kib / 100));
     }
     if (chance(&rng, 20)) {
         struct sim_guest *g = &host->guests[pick(&rng, 0, (long long)host->count - 1)];
@@ -287,6 +293,7 @@ struct guest_state {
 struct run_result {
     int lost, lost_feasible, lost_foresight, at_max, host_ooms;
     bool lost_guest[MAX_GUESTS];
+    long long least_free_kib[MAX_GUESTS]; /* the least MemFree each had */
     long long starved_s, below_reserve_s, forced_below_s;
     double resident_mib_s, kept_guest_s;
     double hostile_excess_mib_s;
@@ -714,6 +721,9 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
             if (s->dead)
                 continue;
             held += s->resident_kib + QEMU_OVERHEAD;
+            out->least_free_kib[i] =
+                min_ll(t ? out->least_free_kib[i] : LLONG_MAX,
+                       s->actual_kib - KERNEL_OVERHEAD - s->use_kib - s->cache_kib);
             out->kept_guest_s += !s->lost;
             out->starved_s +=
                 !s->lost && s->actual_kib - KERNEL_OVERHEAD - s->use_kib < cfg.starve_kib;
@@ -1009,19 +1019,23 @@ static double memory_ratio(const struct score *s)
 
 static void print_header(void)
 {
-    printf("| policy | feasible lost (foresight only) | lost beyond the oracle's minimum (hosts) "
-           "| starved guest-s | s below reserve, unforced (forced) | hostile MiB-s over fair "
-           "share (hosts over) | memory / oracle | host OOM kills | killed at max |\n");
+    printf(
+        "| policy | feasible lost (foresight only), share of feasible | lost beyond the oracle's "
+        "minimum (hosts) | starved guest-s | s below reserve, unforced (forced) | hostile "
+        "GiB-s over fair share (hosts over) | memory / oracle | host OOM kills | killed at max "
+        "|\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
 }
 
 static void print_score(const char *name, const struct score *s)
 {
-    printf("| %s | %lld (%lld) | %lld (%lld) | %lld | %lld (%lld) | %.0f (%lld of %lld) | %.2f "
-           "| %lld | %lld |\n",
-           name, s->lost_feasible, s->lost_foresight, s->beyond_min, s->hosts_beyond_min,
-           s->starved_s, s->below_reserve_s, s->forced_below_s, s->hostile_excess_mib_s,
-           s->hostile_over, s->hostile_hosts, memory_ratio(s), s->host_ooms, s->at_max);
+    printf("| %s | %lld (%lld), %.1f%% | %lld (%lld) | %lld | %lld (%lld) | %.0f (%lld of %lld) "
+           "| %.2f | %lld | %lld |\n",
+           name, s->lost_feasible, s->lost_foresight,
+           s->feasible ? 100.0 * (double)s->lost_feasible / (double)s->feasible : 0, s->beyond_min,
+           s->hosts_beyond_min, s->starved_s, s->below_reserve_s, s->forced_below_s,
+           s->hostile_excess_mib_s / 1024, s->hostile_over, s->hostile_hosts, memory_ratio(s),
+           s->host_ooms, s->at_max);
 }
 
 /* Sanity checks of the simulator itself, and the probes' defects */
@@ -1071,7 +1085,7 @@ static unsigned long long host_seed(unsigned long long base, long long n)
     return next_random(&state);
 }
 
-/* A generous host: room for every guest at its max. */
+/* A generous host: every guest booted at its max, and room for all of it. */
 static void make_generous(struct sim_host *host)
 {
     long long other_peak = 0;
@@ -1079,8 +1093,10 @@ static void make_generous(struct sim_host *host)
     host->total_kib = HOST_RESERVE * MIB;
     for (int t = 0; t < SIM_SECONDS; t++)
         other_peak = max_ll(other_peak, host->other_kib[t]);
-    for (size_t i = 0; i < host->count; i++)
+    for (size_t i = 0; i < host->count; i++) {
+        host->guests[i].boot_kib = host->guests[i].max_kib;
         host->total_kib += host->guests[i].max_kib + QEMU_OVERHEAD;
+    }
     host->total_kib += other_peak + 1024 * MIB;
 }
 
@@ -1196,6 +1212,20 @@ static void show_cases(void)
         printf("case slow statistics (probes/slow.c), every %d s: adaptive %s it, %lld starved "
                "guest-s\n",
                period, r.lost ? "lost" : "kept", r.starved_s);
+    }
+
+    /* slow.c: a guest at rest with 1.5 GiB unused whose statistics come
+     * every 8 s, on a host short of room: memory goes back at every look. */
+    for (int period = 1; period <= 8; period += 7) {
+        hand_made_host(&host, 2, 2 * 2048 + 2 * 60 + 256 + 600);
+        host.guests[0].stats_period_s = period;
+        host.guests[0].first_stats_s = 1;
+        for (int t = 0; t < SIM_SECONDS; t++)
+            host.guests[1].demand[t] = 1600 * MIB;
+        run_host(&host, &sim_policies[0], &r);
+        printf("case slow statistics at rest (probes/slow.c), every %d s: the least it had free "
+               "was %lld MiB\n",
+               period, r.least_free_kib[0] / MIB);
     }
 
     /* probe.c: one grower fed, a second whose claim cannot fit, and a third
