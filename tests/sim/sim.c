@@ -5,10 +5,12 @@
  * workload's future. Only libvirt is replaced. docs/simulator.md describes
  * the model, the oracle and the score.
  *
- * Usage: sim [-q | -v | -t HOST POLICY]. SIM_HOSTS (300) generated hosts
- * from SIM_SEED (1): the score table, then the simulator's own sanity
- * checks, counted on the last line. -q prints only the checks, -v a line
- * per host and policy, -t every second of one host (its seed in hex).
+ * Usage: sim [-q | -v | -t HOST POLICY | -r FLAT_TRACE [FREE_MIB]].
+ * SIM_HOSTS (300) generated hosts from SIM_SEED (1): the score table, then
+ * the simulator's own sanity checks, counted on the last line. -q prints
+ * only the checks, -v a line per host and policy, -t every second of one
+ * host (its seed in hex), -r a recorded trace replayed as a host (flatten
+ * it with tests/replay/flatten.jq; - for stdin).
  */
 #include "mem_coordinator.c"
 #include "check.h"
@@ -20,7 +22,7 @@
 #define MAX_GUESTS        16         /* the generator's largest host */
 #define EPOCH             1800000000 /* the simulated clock's second 0, as time() would say */
 #define BASELINE_S        10         /* oVirt MOM's and Proxmox's interval */
-#define ORACLE_MAX_CHECKS 20000      /* per share class; beyond, the oracle goes greedy */
+#define ORACLE_MAX_CHECKS 20000      /* subsets the oracle checks at most; then it keeps its best */
 
 /* The random numbers: splitmix64, so a seed gives the same hosts anywhere. */
 static unsigned long long next_random(unsigned long long *state)
@@ -54,7 +56,7 @@ static const char *const workload_names[WORKLOADS] = {
 enum hostility { HONEST, LIAR_LOW, LIAR_RATE, CONTRADICTS };
 
 struct sim_guest {
-    char name[8];
+    char name[24];
     enum workload workload;
     enum hostility hostility;
     long long max_kib, boot_kib, guarantee_kib;
@@ -764,7 +766,7 @@ struct oracle {
     int kept, min_lost;
     double resident_mib_s, kept_guest_s;
     unsigned long checks;
-    bool greedy; /* a share class too large to search whole */
+    bool cut; /* its search stopped at ORACLE_MAX_CHECKS, with the best found */
 };
 
 /* The least a guest can hold on the host each second, fed perfectly (kept)
@@ -947,7 +949,7 @@ static void consult_oracle(const struct sim_host *host, struct oracle *o)
     }
     search_from(&s, 0, sum);
     o->checks = s.checks;
-    o->greedy = s.cut;
+    o->cut = s.cut;
     for (unsigned c = 0; c < s.classes; c++)
         for (unsigned k = 0; k < s.sizes[c]; k++)
             o->keeps[s.members[c][k]] = s.best_masks[c] >> k & 1;
@@ -1156,6 +1158,20 @@ static void check_oracle_hand_made(void)
 
 /* A hand-made host of count guests at rest on base_mib, statistics every
  * second, no faults; the caller shapes them. */
+static void hand_made_host_guest(struct sim_host *host, size_t i)
+{
+    struct sim_guest *g = &host->guests[i];
+
+    snprintf(g->name, sizeof(g->name), "g%02zu", i);
+    g->max_kib = g->boot_kib = 2048 * MIB;
+    g->shares = DEFAULT_SHARES;
+    g->stats_period_s = 1;
+    g->base_kib = 250 * MIB;
+    g->stuck_from = g->refused_from = g->refused_to = -1;
+    for (int t = 0; t < SIM_SECONDS; t++)
+        g->demand[t] = g->base_kib;
+}
+
 static void hand_made_host(struct sim_host *host, size_t count, long long total_mib)
 {
     memset(host, 0, sizeof(*host));
@@ -1163,17 +1179,97 @@ static void hand_made_host(struct sim_host *host, size_t count, long long total_
     host->period_s = 1;
     host->outage_from = host->outage_to = -1;
     host->total_kib = total_mib * MIB;
-    for (size_t i = 0; i < count; i++) {
-        struct sim_guest *g = &host->guests[i];
+    for (size_t i = 0; i < count; i++)
+        hand_made_host_guest(host, i);
+}
 
-        snprintf(g->name, sizeof(g->name), "g%02zu", i);
-        g->max_kib = g->boot_kib = 2048 * MIB;
-        g->shares = DEFAULT_SHARES;
-        g->stats_period_s = 1;
-        g->base_kib = 250 * MIB;
-        g->stuck_from = g->refused_from = g->refused_to = -1;
+/* A recorded --trace, flattened by tests/replay/flatten.jq, as a host: each
+ * guest's use as it reported it (available - unused) second by second from
+ * the first look, held between its samples, its max and its first balloon,
+ * statistics every second. The host has the trace's free memory at its
+ * start beside what the guests hold, or free_mib if not negative. */
+static bool read_replay(FILE *in, long long free_mib, struct sim_host *host)
+{
+    static char names[MAX_GUESTS][256];
+    static bool seen[MAX_GUESTS][SIM_SECONDS];
+    char line[1024], name[256];
+    long long first = -1, trace_free = 0, when, kib, actual, max, unused, available, at;
+
+    hand_made_host(host, 0, 0);
+    memset(seen, 0, sizeof(seen));
+    while (fgets(line, sizeof(line), in)) {
+        size_t i;
+
+        if (sscanf(line, "cycle %*d %lld %*s %lld", &when, &kib) == 2) {
+            if (first < 0) {
+                first = when;
+                trace_free = kib;
+            }
+            continue;
+        }
+        if (first < 0 || sscanf(line, "guest %255s %lld %lld %lld %lld %lld", name, &actual, &max,
+                                &unused, &available, &at) != 6)
+            continue;
+        for (i = 0; i < host->count && strcmp(names[i], name) != 0; i++)
+            ;
+        if (i == host->count) {
+            if (i == MAX_GUESTS)
+                continue;
+            snprintf(names[i], sizeof(names[i]), "%s", name);
+            hand_made_host_guest(host, i);
+            host->guests[i].max_kib = max;
+            host->guests[i].boot_kib = actual;
+            host->count++;
+        }
+        if (unused >= 0 && available >= unused && at >= first && at - first < SIM_SECONDS) {
+            host->guests[i].demand[at - first] = available - unused;
+            seen[i][at - first] = true;
+        }
+    }
+    if (!host->count)
+        return false;
+    host->total_kib = HOST_RESERVE * MIB;
+    for (size_t i = 0; i < host->count; i++) {
+        struct sim_guest *g = &host->guests[i];
+        long long last = -1, peak = 0;
+
         for (int t = 0; t < SIM_SECONDS; t++)
-            g->demand[t] = g->base_kib;
+            if (seen[i][t] && last < 0)
+                last = g->demand[t];
+        g->base_kib = last = max_ll(last, 0);
+        for (int t = 0; t < SIM_SECONDS; t++) {
+            last = g->demand[t] = seen[i][t] ? g->demand[t] : last;
+            g->base_kib = min_ll(g->base_kib, last);
+            peak = max_ll(peak, last);
+        }
+        host->total_kib += initial_resident(g) + QEMU_OVERHEAD;
+        printf("%s: %s, max %lld MiB, booted at %lld, use %lld to %lld MiB\n", g->name, names[i],
+               g->max_kib / MIB, g->boot_kib / MIB, g->base_kib / MIB, peak / MIB);
+    }
+    host->total_kib += free_mib >= 0 ? free_mib * MIB : trace_free - HOST_RESERVE * MIB;
+    return true;
+}
+
+static void show_replay(FILE *in, long long free_mib)
+{
+    static struct sim_host host;
+    struct oracle o;
+    struct run_result r;
+
+    if (!read_replay(in, free_mib, &host)) {
+        printf("no guest in the trace\n");
+        return;
+    }
+    consult_oracle(&host, &o);
+    printf("a host of %lld MiB; the oracle keeps %d of %zu guests\n\n", host.total_kib / MIB,
+           o.kept, host.count);
+    print_header();
+    for (size_t p = 0; p < POLICIES; p++) {
+        struct score score = {0};
+
+        run_host(&host, &sim_policies[p], &r);
+        add_score(&score, &host, &o, &r);
+        print_score(sim_policies[p].name, &score);
     }
 }
 
@@ -1259,11 +1355,21 @@ int main(int argc, char **argv)
     struct run_result r, again;
     struct verdict dominated = {0}, repeat = {0}, scored_worse = {0};
     long long beaten = 0;
-    long long short_hosts = 0, greedy = 0, guests = 0;
+    long long short_hosts = 0, cut = 0, guests = 0;
     unsigned long oracle_checks = 0;
     clock_t started = clock(), oracle_clock = 0;
 
     verbosity = 0;
+    if (argc > 2 && strcmp(argv[1], "-r") == 0) {
+        FILE *in = strcmp(argv[2], "-") == 0 ? stdin : fopen(argv[2], "r");
+
+        if (!in) {
+            perror(argv[2]);
+            return 2;
+        }
+        show_replay(in, argc > 3 ? atoll(argv[3]) : -1);
+        return 0;
+    }
     if (argc > 3 && strcmp(argv[1], "-t") == 0) {
         const struct sim_policy *p = &broken_policy;
 
@@ -1294,7 +1400,7 @@ int main(int argc, char **argv)
         consult_oracle(&host, &o);
         oracle_clock += clock() - at;
         oracle_checks += o.checks;
-        greedy += o.greedy;
+        cut += o.cut;
         short_hosts += o.min_lost > 0;
         guests += (long long)host.count;
         for (size_t p = 0; p < POLICIES; p++) {
@@ -1327,7 +1433,7 @@ int main(int argc, char **argv)
                hosts, base, guests, SIM_SECONDS, scores[0].feasible, short_hosts);
         printf("oracle: %lu subsets checked, %.2f s of CPU, %lld hosts where it stopped at its "
                "budget\n\n",
-               oracle_checks, (double)oracle_clock / CLOCKS_PER_SEC, greedy);
+               oracle_checks, (double)oracle_clock / CLOCKS_PER_SEC, cut);
         print_header();
         for (size_t p = 0; p < POLICIES; p++)
             print_score(sim_policies[p].name, &scores[p]);
