@@ -1336,10 +1336,10 @@ static void show_cases(void)
     consult_oracle(&host, &o);
     run_host(&host, &sim_policies[0], &r);
     printf("case skipped claims (probes/probe.c): the oracle keeps g00 %s, g01 %s, g02 %s; "
-           "adaptive g00 %s, g01 %s, g02 %s; %lld starved guest-s\n",
+           "adaptive g00 %s, g01 %s, g02 %s; the least g02 had free: %lld MiB\n",
            o.keeps[0] ? "yes" : "no", o.keeps[1] ? "yes" : "no", o.keeps[2] ? "yes" : "no",
            r.lost_guest[0] ? "no" : "yes", r.lost_guest[1] ? "no" : "yes",
-           r.lost_guest[2] ? "no" : "yes", r.starved_s);
+           r.lost_guest[2] ? "no" : "yes", r.least_free_kib[2] / MIB);
 }
 
 int main(int argc, char **argv)
