@@ -5,12 +5,13 @@
  * workload's future. Only libvirt is replaced. docs/simulator.md describes
  * the model, the oracle and the score.
  *
- * Usage: sim [-q | -v | -t HOST POLICY | -r FLAT_TRACE [FREE_MIB]].
+ * Usage: sim [-q | -v | -b | -t HOST POLICY | -r FLAT_TRACE [FREE_MIB]].
  * SIM_HOSTS (300) generated hosts from SIM_SEED (1): the score table, then
  * the simulator's own sanity checks, counted on the last line. -q prints
  * only the checks, -v a line per host and policy, -t every second of one
- * host (its seed in hex), -r a recorded trace replayed as a host (flatten
- * it with tests/replay/flatten.jq; - for stdin).
+ * host (its seed in hex), -b make bench's scenarios, -r a recorded trace
+ * replayed as a host (flatten it with tests/replay/flatten.jq; - for
+ * stdin).
  */
 #include "mem_coordinator.c"
 #include "check.h"
@@ -81,6 +82,7 @@ struct sim_host {
     long long other_kib[SIM_SECONDS]; /* host processes, each second */
     int period_s;
     int outage_from, outage_to; /* libvirtd answers no look in [from, to) */
+    int scored_s;               /* starvation and balloons are counted this long */
     double room;                /* the host's room for the guests' needs: 0.5 to 2 */
 };
 
@@ -255,6 +257,7 @@ static void generate_host(unsigned long long seed, struct sim_host *host)
     for (int t = 0; t < SIM_SECONDS; t++)
         peak = max_ll(peak, needs[t]);
     host->room = 0.5 + 1.5 * (double)pick(&rng, 0, 1000) / 1000;
+    host->scored_s = SIM_SECONDS;
     if (chance(&rng, 33)) {
         int from = (int)pick(&rng, 10, 150), to = from + (int)pick(&rng, 20, 120);
 
@@ -300,6 +303,7 @@ struct run_result {
     double resident_mib_s, kept_guest_s;
     double hostile_excess_mib_s;
     long long hostile_peak_kib; /* its largest balloon */
+    double balloons_mib_s;      /* every guest's balloon, integrated over the scored seconds */
     bool hostile_over; /* a hostile guest held more than its fair share by MIN_STEP at any second */
     bool left_reserve; /* the host went below its reserve beyond what was forced */
 };
@@ -390,14 +394,14 @@ static void guest_second(const struct sim_guest *g, struct guest_state *s, int t
 }
 
 /* The guest's statistics, on its own timer: QEMU asks every period from
- * its last answer, and a busy guest answers 1 to 3 s late. The figures are
+ * its last answer, and a busy guest answers up to BUSY_LATE_MAX_S late. The figures are
  * those of the moment it answers. A hostile guest lies here. */
 static void guest_statistics(const struct sim_guest *g, struct guest_state *s, int t)
 {
     long long mem_total = s->actual_kib - KERNEL_OVERHEAD;
 
     if (s->answer_at < 0 && t >= s->next_request)
-        s->answer_at = t + (s->busy && t > 0 ? (int)pick(&s->rng, 1, BUSY_LATE_MAX_S) : 0);
+        s->answer_at = t + (s->busy && t > 0 ? (int)pick(&s->rng, 0, BUSY_LATE_MAX_S) : 0);
     if (s->answer_at < 0 || t < s->answer_at)
         return;
     s->answer_at = -1;
@@ -727,8 +731,9 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
                 min_ll(t ? out->least_free_kib[i] : LLONG_MAX,
                        s->actual_kib - KERNEL_OVERHEAD - s->use_kib - s->cache_kib);
             out->kept_guest_s += !s->lost;
-            out->starved_s +=
-                !s->lost && s->actual_kib - KERNEL_OVERHEAD - s->use_kib < cfg.starve_kib;
+            out->starved_s += t < host->scored_s && !s->lost &&
+                              s->actual_kib - KERNEL_OVERHEAD - s->use_kib < cfg.starve_kib;
+            out->balloons_mib_s += t < host->scored_s ? (double)s->actual_kib / MIB : 0;
             if (host->guests[i].hostility != HONEST) {
                 long long over = s->actual_kib - fair_share(host, i, t, &cfg);
 
@@ -1145,6 +1150,7 @@ static void check_oracle_hand_made(void)
             g->demand[t] = g->base_kib + (i < 2 && t >= 20 ? min_ll(1400, 50 * (t - 20)) * MIB : 0);
     }
     host.outage_from = host.outage_to = -1;
+    host.scored_s = SIM_SECONDS;
     host.total_kib = HOST_RESERVE * MIB + 3 * (QEMU_OVERHEAD + ideal_need(100 * MIB)) + 1600 * MIB;
     consult_oracle(&host, &o);
     if (o.kept != 2)
@@ -1178,6 +1184,7 @@ static void hand_made_host(struct sim_host *host, size_t count, long long total_
     host->count = count;
     host->period_s = 1;
     host->outage_from = host->outage_to = -1;
+    host->scored_s = SIM_SECONDS;
     host->total_kib = total_mib * MIB;
     for (size_t i = 0; i < count; i++)
         hand_made_host_guest(host, i);
@@ -1273,6 +1280,142 @@ static void show_replay(FILE *in, long long free_mib)
     }
 }
 
+/* make bench's scenarios (tools/bench), as simulated hosts */
+
+#define TEST_GUEST_USE (36 * MIB) /* the test guest at rest: tests/replay's traces */
+#define ROOMY_MIB      20480      /* what the bench's host had free beside its guests */
+#define BENCH_LEAD_S   2          /* tools/bench types go 1.5 s after the coordinator starts */
+
+struct bench_scenario {
+    const char *name;
+    int seconds;        /* the loads run this long */
+    int budget_mib;     /* the host's free memory above its reserve; 0: ROOMY_MIB */
+    const char *guests; /* NAME CURRENT_MIB MAX_MIB SCRIPT, as tools/bench has them */
+};
+
+static const struct bench_scenario bench_scenarios[] = {
+    {"one-grower", 75, 0, "vm1 512 2048 - vm2 512 2048 go,course:30 vm3 512 2048 - vm4 512 2048 -"},
+    {"all-grow", 90, 0,
+     "vm1 512 2048 go,course:30 vm2 512 2048 go,course:30 vm3 512 2048 go,course:30 vm4 512 2048 "
+     "go,course:30"},
+    {"hold-and-grow", 75, 0,
+     "vm1 512 2048 go,grow:512:30,hold:86400 vm2 512 2048 - vm3 512 2048 go,course:30 vm4 512 "
+     "2048 -"},
+    {"give-and-take", 60, 0,
+     "A 1024 2048 grow:850:60,go,hold:20,grow:1200:10,hold:86400 B 1536 2048 "
+     "grow:1200:60,go,free,hold:86400"},
+    {"turns", 60, 0,
+     "t1 512 2048 go,grow:700:60,hold:10,free,hold:86400 t2 512 2048 "
+     "go,hold:15,grow:700:60,hold:10,free,hold:86400"},
+    {"turns-apart", 110, 0,
+     "t1 512 2048 go,grow:900:60,hold:5,free,hold:55,grow:900:60,hold:5,free,hold:86400 t2 512 "
+     "2048 go,hold:40,grow:900:60,hold:5,free,hold:4,grow:900:60,hold:5,free,hold:86400"},
+    {"burst", 45, 0,
+     "b1 512 2048 go,grow:1200:80,hold:10,free,hold:86400 b2 512 2048 "
+     "go,grow:1200:80,hold:10,free,hold:86400 b3 512 2048 go,grow:1200:80,hold:10,free,hold:86400 "
+     "idle 2048 2048 -"},
+    {"fast", 40, 0, "f1 512 2048 go,grow:1000:150,hold:10,free,hold:86400 idle 1024 2048 -"},
+    {"small-idle", 45, 1000,
+     "idle 1536 2048 grow:1200:300,free,go,hold:86400 g1 512 2048 "
+     "go,hold:5,grow:900:60,hold:5,free,hold:86400 g2 512 2048 "
+     "go,hold:5,grow:900:60,hold:5,free,hold:86400"},
+    {"small-both", 45, 1100,
+     "g1 512 2048 go,grow:900:60,hold:5,free,hold:86400 g2 512 2048 "
+     "go,grow:900:60,hold:5,free,hold:86400"},
+};
+
+/* A guest/workload.c script as the use a guest asks for, second by second
+ * from go, BENCH_LEAD_S into the run: grow:TARGET:RATE, hold:SECONDS, free,
+ * course[:RATE]. What the phases before go touched and freed stays
+ * resident. */
+static void script_demand(struct sim_guest *g, const char *script)
+{
+    char phases[512], *saved = NULL;
+    long long alloc = 0, touched = 0, target, rate;
+    int t = BENCH_LEAD_S, seconds;
+    bool started = false;
+
+    snprintf(phases, sizeof(phases), "%s", script);
+    for (char *p = strtok_r(phases, ",", &saved); p; p = strtok_r(NULL, ",", &saved)) {
+        if (strcmp(p, "go") == 0) {
+            started = true;
+            g->touched_kib = max_ll(0, touched - alloc);
+            for (int before = 0; before < BENCH_LEAD_S; before++)
+                g->demand[before] = g->base_kib + alloc;
+        } else if (sscanf(p, "grow:%lld:%lld", &target, &rate) == 2) {
+            while (alloc < target * MIB && (!started || t < SIM_SECONDS)) {
+                alloc = min_ll(target * MIB, alloc + rate * MIB);
+                if (started)
+                    g->demand[t++] = g->base_kib + alloc;
+            }
+            touched = max_ll(touched, alloc);
+        } else if (sscanf(p, "hold:%d", &seconds) == 1) {
+            for (int held = 0; started && held < seconds && t < SIM_SECONDS; held++)
+                g->demand[t++] = g->base_kib + alloc;
+        } else if (strcmp(p, "free") == 0) {
+            alloc = 0;
+        } else if (strncmp(p, "course", 6) == 0) {
+            rate = sscanf(p, "course:%lld", &rate) == 1 ? rate : 30;
+            while (started && t < SIM_SECONDS)
+                g->demand[t++] = g->base_kib + (alloc += rate * MIB);
+        }
+    }
+    for (; t < SIM_SECONDS; t++)
+        g->demand[t] = g->base_kib + alloc;
+}
+
+static void bench_host(const struct bench_scenario *b, struct sim_host *host)
+{
+    char spec[1024], *saved = NULL, *name, *current, *max, *script;
+
+    hand_made_host(host, 0, 0);
+    host->scored_s = BENCH_LEAD_S + b->seconds;
+    snprintf(spec, sizeof(spec), "%s", b->guests);
+    host->total_kib = HOST_RESERVE * MIB + (b->budget_mib ? b->budget_mib : ROOMY_MIB) * MIB;
+    for (name = strtok_r(spec, " ", &saved); name; name = strtok_r(NULL, " ", &saved)) {
+        struct sim_guest *g = &host->guests[host->count];
+
+        current = strtok_r(NULL, " ", &saved);
+        max = strtok_r(NULL, " ", &saved);
+        script = strtok_r(NULL, " ", &saved);
+        if (!current || !max || !script || host->count == MAX_GUESTS)
+            break;
+        hand_made_host_guest(host, host->count++);
+        snprintf(g->name, sizeof(g->name), "%s", name);
+        g->boot_kib = atoll(current) * MIB;
+        g->max_kib = atoll(max) * MIB;
+        g->base_kib = TEST_GUEST_USE;
+        script_demand(g, strcmp(script, "-") == 0 ? "go" : script);
+        host->total_kib += initial_resident(g) + QEMU_OVERHEAD;
+    }
+}
+
+/* Each scenario under adaptive at PERIOD 1, 3 and 10 and seed at 1, in the
+ * columns of make bench's table. */
+static void show_bench(void)
+{
+    static struct sim_host host;
+    static const struct {
+        const char *policy;
+        int period_s;
+    } runs[] = {{"adaptive", 1}, {"adaptive", 3}, {"adaptive", 10}, {"seed", 1}};
+
+    printf(
+        "| scenario | policy | PERIOD | OOM kills below max / all | starved guest-s | mean total "
+        "MiB |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t b = 0; b < sizeof(bench_scenarios) / sizeof(bench_scenarios[0]); b++)
+        for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
+            struct run_result r;
+
+            bench_host(&bench_scenarios[b], &host);
+            host.period_s = runs[k].period_s;
+            run_host(&host, &sim_policies[strcmp(runs[k].policy, "seed") == 0], &r);
+            printf("| %s | %s | %d | %d/%d | %lld | %.0f |\n", bench_scenarios[b].name,
+                   runs[k].policy, runs[k].period_s, r.lost, r.lost + r.at_max, r.starved_s,
+                   r.balloons_mib_s / host.scored_s);
+        }
+}
+
 /* The probes' defects (../shared/probes), as simulated hosts: figures to
  * read, not checks, until the policy is fixed. */
 static void show_cases(void)
@@ -1360,6 +1503,10 @@ int main(int argc, char **argv)
     clock_t started = clock(), oracle_clock = 0;
 
     verbosity = 0;
+    if (argc > 1 && strcmp(argv[1], "-b") == 0) {
+        show_bench();
+        return 0;
+    }
     if (argc > 2 && strcmp(argv[1], "-r") == 0) {
         FILE *in = strcmp(argv[2], "-") == 0 ? stdin : fopen(argv[2], "r");
 
