@@ -1,5 +1,5 @@
-# mem_coordinator: make, make test, make mutants, make e2e, make demo, make bench,
-# make install, make deb, make systemd-test
+# mem_coordinator: make, make test, make sim, make mutants, make e2e, make demo,
+# make bench, make install, make deb, make systemd-test
 # The Debian packages each target needs are listed in tools/deps. make test,
 # make fuzz, make e2e, make demo and make bench install what they lack when
 # run as root; make alone installs nothing and names what it lacks.
@@ -42,6 +42,16 @@ bin/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c | bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. $(PKG_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(PKG_LIBS)
 
+# The host simulator (docs/simulator.md): the program's own balloon model and
+# policies against generated hosts, scored against an oracle. SIM_HOSTS
+# hosts (300) from SIM_SEED (1).
+bin/sim: tests/sim/sim.c tests/sim/model.h tests/check.h mem_coordinator.c | bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -DMEM_COORDINATOR_NO_MAIN -I. -Itests $(PKG_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(PKG_LIBS)
+
+sim: bin/sim
+	bin/sim
+
 # The same tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
 bin/sanitized/test_%: tests/test_%.c tests/check.h tests/rules.h mem_coordinator.c
 	mkdir -p bin/sanitized
@@ -59,7 +69,7 @@ test:
 	@$(MAKE) --no-print-directory test-build
 	tests/run
 
-test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS) bin/faults.so
+test-build: $(PROGRAM) $(UNIT_TESTS) $(SANITIZED_TESTS) bin/faults.so bin/sim
 	@:
 
 # libFuzzer (clang and libclang-rt-14-dev) on the statistics a guest reports
@@ -103,7 +113,7 @@ bench:
 	tools/bench
 
 format:
-	clang-format -i mem_coordinator.c tests/*.c tests/*.h
+	clang-format -i mem_coordinator.c tests/*.c tests/*.h tests/sim/*.c tests/sim/*.h
 
 # The default file is the admin's once installed: a second make install
 # leaves an existing one alone.
@@ -155,4 +165,4 @@ systemd-test: deb
 clean:
 	rm -rf bin
 
-.PHONY: all test test-build fuzz fuzz-build mutants e2e demo bench format install uninstall deb systemd-test clean
+.PHONY: all test test-build fuzz fuzz-build mutants sim e2e demo bench format install uninstall deb systemd-test clean

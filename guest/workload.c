@@ -16,6 +16,11 @@
  *                         read stopped, round from its end to its start:
  *                         the cache fills the guest's free memory, as on a
  *                         real guest, and is dropped when a program needs it
+ *   write:MIB:RATE        write MIB MiB of files at RATE MiB/s on an ext4
+ *                         filesystem made on the guest's disk at its first
+ *                         write (mounted on /mnt), then delete them: the
+ *                         cache fills with dirty, then clean pages, and
+ *                         deleting the files frees them
  *   loop                  start again at the first phase after the last go
  *   unbind                unbind the virtio balloon driver from its device,
  *                         as in a guest whose driver went away: the balloon
@@ -38,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,8 +62,10 @@
 
 #define BALLOON_DRIVER "/sys/bus/virtio/drivers/virtio_balloon"
 #define DISK           "/dev/vda"
+#define FILES          "/mnt"
+#define FILE_MIB       64 /* write: the size of each file */
 
-enum kind { GROW, HOLD, FREE, COURSE, GO, LOOP, UNBIND, READ };
+enum kind { GROW, HOLD, FREE, COURSE, GO, LOOP, UNBIND, READ, WRITE };
 
 struct phase {
     enum kind kind;
@@ -80,7 +89,9 @@ static size_t course_len; /* bytes */
 static double last_report;
 
 static int disk = -1;
-static unsigned long long read_mib; /* since the workload started */
+static unsigned long long read_mib;    /* since the workload started */
+static unsigned long long written_mib; /* since the workload started */
+static int mounted;
 
 static double now_s(void)
 {
@@ -113,7 +124,9 @@ static void report(void)
 
     if (now - last_report < REPORT_PERIOD)
         return;
-    if (disk >= 0)
+    if (mounted)
+        printf("workload: %zu MiB, written %llu MiB\n", allocated_mib(), written_mib);
+    else if (disk >= 0)
         printf("workload: %zu MiB, read %llu MiB\n", allocated_mib(), read_mib);
     else
         printf("workload: %zu MiB\n", allocated_mib());
@@ -257,6 +270,78 @@ static int read_disk(const struct phase *p)
     return 0;
 }
 
+/* The guest's disk as a fresh ext4 filesystem on /mnt: busybox's mke2fs
+ * makes ext2, which the kernel's ext4 driver (built in) mounts. */
+static int mount_files(void)
+{
+    pid_t child;
+    int status;
+
+    if (mounted)
+        return 0;
+    child = fork();
+    if (child == 0) {
+        execl("/bin/mke2fs", "mke2fs", "-q", DISK, (char *)NULL);
+        _exit(127);
+    }
+    if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        printf("workload: cannot make a filesystem on %s\n", DISK);
+        return -1;
+    }
+    if (mount(DISK, FILES, "ext4", 0, NULL) < 0) {
+        printf("workload: cannot mount %s: %s\n", DISK, strerror(errno));
+        return -1;
+    }
+    mounted = 1;
+    return 0;
+}
+
+/*
+ * Files written through the page cache, FILE_MIB each, paced like grow,
+ * then deleted: what a build or a log rotation does to a guest's memory.
+ */
+static int write_files(const struct phase *p)
+{
+    static char buffer[MIB_BYTES];
+    double start = now_s();
+    unsigned long done = 0, files = 0;
+    char path[64];
+    int fd = -1;
+
+    if (mount_files() < 0)
+        return -1;
+    memset(buffer, 1, sizeof(buffer));
+    while (done < p->target) {
+        if (done % FILE_MIB == 0) {
+            if (fd >= 0)
+                close(fd);
+            snprintf(path, sizeof(path), FILES "/file%lu", files++);
+            if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+                printf("workload: cannot create %s: %s\n", path, strerror(errno));
+                return -1;
+            }
+        }
+        sleep_until(start + (double)done / p->rate);
+        if (write(fd, buffer, sizeof(buffer)) != (ssize_t)sizeof(buffer)) {
+            printf("workload: cannot write %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        done++;
+        written_mib++;
+        report();
+    }
+    if (fd >= 0)
+        close(fd);
+    while (files > 0) {
+        snprintf(path, sizeof(path), FILES "/file%lu", --files);
+        unlink(path);
+    }
+    printf("workload: files deleted\n");
+    return 0;
+}
+
 /* Without a console to read, there is nothing to wait for. */
 static void wait_for_go(void)
 {
@@ -358,6 +443,12 @@ static int parse_script(char *script, struct phase *ph)
                 parse_ulong(arg2, 1, MAX_RATE, &p->rate) < 0)
                 bad_script(p->text, "expected read:MIB:RATE, both above 0");
             has_wait = 1;
+        } else if (strcmp(name, "write") == 0) {
+            p->kind = WRITE;
+            if (parse_ulong(arg1, 1, MAX_MIB, &p->target) < 0 ||
+                parse_ulong(arg2, 1, MAX_RATE, &p->rate) < 0)
+                bad_script(p->text, "expected write:MIB:RATE, both above 0");
+            has_wait = 1;
         } else if (strcmp(name, "hold") == 0) {
             p->kind = HOLD;
             if (arg2 || parse_ulong(arg1, 0, MAX_SECONDS, &p->seconds) < 0)
@@ -391,8 +482,8 @@ static int parse_script(char *script, struct phase *ph)
                 bad_script(p->text, "unbind takes no argument");
         } else {
             bad_script(p->text,
-                       "unknown phase; expected grow, hold, free, course, read, go, loop or "
-                       "unbind");
+                       "unknown phase; expected grow, hold, free, course, read, write, go, "
+                       "loop or unbind");
         }
     }
     return n;
@@ -471,6 +562,10 @@ int main(int argc, char *argv[])
         case READ:
             if (read_disk(&ph[i]) < 0)
                 printf("workload: reading stopped at %llu MiB\n", read_mib);
+            break;
+        case WRITE:
+            if (write_files(&ph[i]) < 0)
+                printf("workload: writing stopped at %llu MiB\n", written_mib);
             break;
         }
     }
