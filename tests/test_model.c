@@ -344,12 +344,37 @@ static void test_usable(void)
     if (g.usable_kib != g.unused_kib)
         fail(&v, "a guest without usable: %lld KiB usable, expected its unused %lld", g.usable_kib,
              g.unused_kib);
-    r.usable_kib = 2000 * MIB;
+    /* MemAvailable below MemFree: the kernel's watermark reserve held back. */
+    r.usable_kib = r.unused_kib - 70 * MIB;
     r.has_usable = true;
     see_guest(&h, &r, &cfg, 6, now++, &g, &nonsense);
+    if (g.usable_kib != g.unused_kib)
+        fail(&v, "usable 70 MiB below unused: measured %lld KiB, expected its unused %lld",
+             g.usable_kib, g.unused_kib);
+    r.usable_kib = 2000 * MIB;
+    see_guest(&h, &r, &cfg, 7, now++, &g, &nonsense);
     if (!nonsense)
         fail(&v, "more usable than its total is taken as true");
-    report("model: a guest is measured by usable, or by unused where it reports none", &v);
+    report("model: a guest is measured by usable, never below unused, or by unused where it "
+           "reports none",
+           &v);
+}
+
+/* A fresh history of a guest seen twice at rest at 1024 MiB, its balloon
+ * deflating itself on an OOM or not. */
+static struct guest_history at_rest_1024(bool deflate_on_oom, const struct config *cfg,
+                                         unsigned long *cycle, long long *now, struct guest *g)
+{
+    struct guest_history h = fresh_history();
+    struct balloon_reading r;
+    const char *nonsense;
+
+    h.balloon.deflate_on_oom = deflate_on_oom;
+    for (int k = 0; k < 2; k++) {
+        r = reading(1024, 1024, 300, *now);
+        see_guest(&h, &r, cfg, ++*cycle, (*now)++, g, &nonsense);
+    }
+    return h;
 }
 
 /* A balloon with deflate-on-OOM that grows where no target of ours took it
@@ -358,19 +383,14 @@ static void test_deflate_on_oom(void)
 {
     struct verdict v = {0};
     struct config cfg = default_config();
-    struct guest_history h = fresh_history();
     struct guest g = {.name = "vm"};
     struct balloon_reading r;
     const char *nonsense;
     unsigned long cycle = 0;
     long long now = 100000;
+    struct guest_history h = at_rest_1024(true, &cfg, &cycle, &now, &g);
     enum balloon_event event = BALLOON_QUIET;
 
-    h.balloon.deflate_on_oom = true;
-    for (int k = 0; k < 2; k++) {
-        r = reading(1024, 1024, 300, now);
-        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
-    }
     /* Sent to 512 MiB; the guest runs out on the way and takes 300 MiB back. */
     resize(&h, &g, 512, cycle);
     r = reading(700, 700, 20, now);
@@ -393,22 +413,13 @@ static void test_deflate_on_oom(void)
     if (g.deflated_kib != 0)
         fail(&v, "use down 360 MiB: the floor stayed at %lld KiB", g.deflated_kib);
     /* Without the feature, a balloon that grows is not the guest's OOM. */
-    h = fresh_history();
-    for (int k = 0; k < 2; k++) {
-        r = reading(1024, 1024, 300, now);
-        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
-    }
+    h = at_rest_1024(false, &cfg, &cycle, &now, &g);
     r = reading(1500, 1500, 700, now);
     event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
     if (event == BALLOON_DEFLATED || g.deflated_kib)
         fail(&v, "a balloon without deflate-on-OOM taken for one");
     /* A growth of ours is not a deflation either. */
-    h = fresh_history();
-    h.balloon.deflate_on_oom = true;
-    for (int k = 0; k < 2; k++) {
-        r = reading(1024, 1024, 300, now);
-        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
-    }
+    h = at_rest_1024(true, &cfg, &cycle, &now, &g);
     resize(&h, &g, 1536, cycle);
     r = reading(1300, 1300, 500, now);
     event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
