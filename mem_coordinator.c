@@ -1357,6 +1357,17 @@ __attribute__((format(printf, 1, 2))) static bool warn(const char *fmt, ...)
     return true;
 }
 
+/* A warning of a fault that has ended, forgotten: the next time the fault
+ * comes it is news, not a repeat to hold back. */
+static void forget_warning(const char *text)
+{
+    uint64_t kind = warning_kind(text);
+
+    for (size_t i = 0; i < WARNINGS_KEPT; i++)
+        if (warnings_said[i].kind == kind)
+            warnings_said[i] = (struct warning_said){0};
+}
+
 static void say(int level, const char *fmt, va_list ap)
 {
     if (verbosity < level)
@@ -3750,14 +3761,16 @@ static int next_reconnect_wait(int wait_s, int period_s)
 /* libvirtd restarts (an upgrade, a crash) and its guests run on: a lost
  * connection is opened anew, trying again after a backoff that doubles
  * (next_reconnect_wait), and every guest's history is kept. Said once each
- * way. */
+ * way, each outage. */
 static void reconnect(struct coordinator *co, struct timespec *deadline,
                       const sigset_t *sleeping_mask)
 {
     int backoff_s = 1;
     virConnectPtr conn;
+    char lost[PATH_MAX + 64];
 
-    warn("lost the connection to %s; reconnecting", uri_name(co->opt.uri));
+    snprintf(lost, sizeof(lost), "lost the connection to %s; reconnecting", uri_name(co->opt.uri));
+    warn("%s", lost);
     while (!stop_requested) {
         conn = open_connection(co->opt.uri);
         if (conn) {
@@ -3766,6 +3779,7 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
             co->reconnects++;
             co->failing = 0; /* the reconnection is what said it works again */
             info("reconnected to %s", uri_name(co->opt.uri));
+            forget_warning(lost);
             break;
         }
         debug("cannot reconnect: %s", virGetLastErrorMessage());

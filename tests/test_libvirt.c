@@ -771,6 +771,31 @@ static void reconnect_now(struct coordinator *co)
     reconnect(co, &deadline, &sleeping_mask);
 }
 
+static void two_outages(struct coordinator *co)
+{
+    reconnect_now(co);
+    reconnect_now(co);
+}
+
+/* Each outage is said, and each reconnection: a lost connection that came
+ * back is no fault repeating at every look, to be held back. */
+static void test_each_outage_said(void)
+{
+    static char uri[PATH_MAX + 16];
+    struct coordinator co = open_node("four_guests.xml");
+    struct verdict v = {0};
+    int lost;
+
+    snprintf(uri, sizeof(uri), "test://%s/four_guests.xml", nodes_dir);
+    co.opt.uri = uri;
+    lost = count_said(two_outages, &co, 1, "lost the connection");
+    if (lost != 2 || count_in_said("reconnected to") != 2)
+        fail(&v, "two outages: said lost %d times, reconnected %d: %.300s", lost,
+             count_in_said("reconnected to"), said);
+    close_node(&co);
+    report("libvirt: each outage is said, though warnings that repeat are held back", &v);
+}
+
 /* A reconnection closes the connection it replaces: the metadata callback
  * registered on it would hold it open, one connection leaked each time. */
 static void test_reconnect_closes_the_old_connection(void)
@@ -1135,6 +1160,7 @@ int main(int argc, char **argv)
     test_paused_guest_keeps_its_history();
     test_busy_guest_keeps_its_history();
     test_reconnect_closes_the_old_connection();
+    test_each_outage_said();
     test_reconnect_waits();
     test_journal_says_guests_come_and_go();
     test_repeated_warnings_held_back();
