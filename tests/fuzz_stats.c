@@ -89,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     !take_figure(&again, &r.max_kib, &has_max) ||
                     !take_figure(&again, &r.unused_kib, &r.has_unused) ||
                     !take_figure(&again, &r.available_kib, &r.has_available) ||
+                    !take_figure(&again, &r.usable_kib, &r.has_usable) ||
+                    !take_figure(&again, &r.disk_caches_kib, &r.has_disk_caches) ||
                     !take_figure(&again, &r.last_update, &r.has_last_update) ||
                     !take_figure(&again, &r.rss_kib, &r.has_rss))
                     return 0;
@@ -96,13 +98,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     r.actual_kib = r.max_kib = 1;
                 guests[i].name = names[i];
                 see_guest(&scratch[i], &r, &cfg, cycle, now, &guests[i], &nonsense);
-                /* What QEMU holds of a guest's unused memory is part of it. */
-                if (guests[i].resident_unused_kib < 0 ||
-                    guests[i].resident_unused_kib >
-                        (guests[i].has_unused ? guests[i].unused_kib : 0)) {
-                    fprintf(stderr, "%s, cycle %lu: %s holds %lld KiB of %lld unused\n",
-                            policies[p].name, cycle, names[i], guests[i].resident_unused_kib,
-                            guests[i].unused_kib);
+                /* What QEMU holds of a guest's usable memory is part of it,
+                 * and usable is never below unused. */
+                if (guests[i].resident_usable_kib < 0 ||
+                    guests[i].resident_usable_kib >
+                        (guests[i].has_unused ? guests[i].usable_kib : 0) ||
+                    (guests[i].has_unused && guests[i].usable_kib < guests[i].unused_kib)) {
+                    fprintf(stderr,
+                            "%s, cycle %lu: %s holds %lld KiB of %lld usable (%lld unused)\n",
+                            policies[p].name, cycle, names[i], guests[i].resident_usable_kib,
+                            guests[i].usable_kib, guests[i].unused_kib);
                     abort();
                 }
                 snap.host_promised_kib += growth_under_way(&guests[i]);
