@@ -53,7 +53,7 @@
 #define HOST_RESERVE         256  /* MiB: host free memory never handed to guests */
 #define HOST_COMFORT         1024 /* MiB above HOST_RESERVE: with less, memory goes back by need */
 #define MIN_STEP             16   /* MiB: smaller resizes are not worth a balloon operation */
-#define GROWN_HOLD_CYCLES    5    /* looks: a guest that grew gives nothing back for this long */
+#define GROWN_HOLD_DECISIONS 5    /* a guest that grew gives nothing back for this many of its policy's decisions */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
 #define CLAIM_S              10   /* s: how far ahead a grower's claim looks under contention */
 #define DEFAULT_POLICY       "adaptive"
@@ -114,7 +114,7 @@ struct config {
     long long host_reserve_kib; /* host free memory never given away */
     long long host_comfort_kib; /* room above the reserve below which memory goes back by need */
     long long min_step_kib;     /* smallest resize made */
-    unsigned long hold_cycles;  /* a guest that grew gives nothing back for this many looks */
+    unsigned long hold_decisions; /* a guest that grew gives nothing back for this many decisions */
     int period_s;               /* how often what can wait is decided (seed: everything) */
     int look_s;                 /* how often guests are read and the needy fed */
     int lag_s;                  /* statistics' age plus a balloon's move, beyond a look */
@@ -137,6 +137,8 @@ struct guest {
     long long use_rate_kib_s;      /* how fast its used memory grows; negative: shrinks */
     int stats_interval_s;          /* between its last two statistics; 0: not known yet */
     long long resident_usable_kib; /* of usable, what QEMU holds: taking it back frees it */
+    long long unheld_kib; /* of its balloon, what QEMU does not hold, whatever the guest reports */
+    long long qemu_own_kib; /* of resident_usable, what is QEMU's and its kernel's, at least */
     long long guarantee_kib;       /* never shrunk below this (nor below the guest floor) */
     long long deflated_kib; /* its balloon deflated itself to this on an OOM: its floor for now */
     unsigned shares;        /* its priority against the other guests */
@@ -187,6 +189,7 @@ struct policy {
     const char *summary;
     plan_fn *plan;
     long long (*free_of)(const struct guest *g); /* the free memory it measures a guest by */
+    bool once_a_period; /* decides only when a PERIOD is due; else at every look */
 };
 
 /* The daemon around the policy. */
@@ -267,6 +270,7 @@ struct guest_history {
     long long span_low_kib;    /* the sizes it may pass through on its way there */
     long long span_high_kib;
     long long overhead_kib;    /* balloon size less the guest's total ("available"); -1: unknown */
+    long long qemu_own_kib;    /* QEMU's resident set beyond the guest's use and free, at least; -1: unknown */
     unsigned long grown_cycle; /* when we last grew it; 0: never */
     unsigned long unresponsive_until; /* cycle before which it is not asked to give */
     unsigned long refused_until;      /* cycle before which it is left alone */
@@ -408,12 +412,23 @@ static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
     return true;
 }
 
-/* A guest that grew within hold_cycles keeps what it was given: handing it
+/* The hold after a growth in looks: it counts the policy's decisions, so a
+ * policy that decides once a PERIOD holds for that many PERIODs, and a guest
+ * fed at one decision is not trimmed at the next. */
+static unsigned long hold_looks(const struct config *cfg)
+{
+    bool once_a_period = cfg->policy && cfg->policy->once_a_period;
+
+    return cfg->hold_decisions *
+           (unsigned long)(once_a_period ? max_ll(1, cfg->period_s / cfg->look_s) : 1);
+}
+
+/* A guest that grew within the hold keeps what it was given: handing it
  * straight back is ping-pong, and the guest was starved a moment ago. A
  * balloon that did not follow its last target would not give either. */
 static bool may_give(const struct guest *g, const struct config *cfg)
 {
-    return g->cycles_since_growth >= cfg->hold_cycles && !g->unresponsive;
+    return g->cycles_since_growth >= hold_looks(cfg) && !g->unresponsive;
 }
 
 /* Shrink a guest by up to want_kib, never below the guest floor. The caller
@@ -557,9 +572,19 @@ static long long needed_usable(const struct guest *g, const struct config *cfg)
     return cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * horizon_s(g, cfg);
 }
 
+/* What the host owes a guest is counted from what the host sees, never from
+ * the guest's figures alone: memory its QEMU never touched is free to the
+ * guest whatever it reports, so a guest that claims little free memory while
+ * its balloon holds more than its QEMU does is not fed. A guest's own use is
+ * in QEMU's resident set (without swap on the host), so an honest guest
+ * never has more untouched than free. */
 static bool needy(const struct guest *g, const struct config *cfg)
 {
-    return guest_measured(g) && can_grow(g, cfg) && expected_usable(g) < needed_usable(g, cfg);
+    long long need_kib = needed_usable(g, cfg);
+    long long unheld_then_kib = g->unheld_kib + g->target_kib - g->actual_kib;
+
+    return guest_measured(g) && can_grow(g, cfg) && expected_usable(g) < need_kib &&
+           unheld_then_kib < need_kib;
 }
 
 /* Seconds until a guest runs out at its rate; one whose use does not grow
@@ -665,10 +690,21 @@ static long long kept_usable(const struct guest *g, const struct config *cfg, do
            (long long)((double)(cfg->waste_kib - cfg->starve_kib) * (1 - pressure));
 }
 
-/* What a guest can give, to another guest or to the host. Its page cache
- * only while the host is short of room, and then first of all, since the
- * guest drops it without harm: on a roomy host a guest keeps what it has
- * read, and gives only what its MemFree holds above its line. */
+/* Of a guest's MemFree, what QEMU holds: its usable memory held, less the
+ * page cache in it (cache is always resident), less what QEMU holds for
+ * itself and the guest's kernel, which no balloon gives back. */
+static long long resident_unused(const struct guest *g)
+{
+    return max_ll(0, g->resident_usable_kib - max_ll(0, g->usable_kib - g->unused_kib) -
+                         g->qemu_own_kib);
+}
+
+/* What a guest can give, to another guest or to the host. On a roomy host
+ * only what costs the host: MemFree above its line that QEMU holds. Its
+ * page cache stays (a reader keeps what it has read), and so does memory
+ * it never touched, which costs nothing and is its next burst's headroom.
+ * While the host is short of room, all of it above its line, the cache
+ * first of all, since the guest drops it without harm. */
 static long long spare(const struct guest *g, const struct config *cfg, double pressure)
 {
     long long above = expected_usable(g) - kept_usable(g, cfg, pressure);
@@ -676,7 +712,8 @@ static long long spare(const struct guest *g, const struct config *cfg, double p
     if (!guest_measured(g) || !may_give_back(g, cfg))
         return 0;
     if (pressure == 0)
-        above = min_ll(above, expected_unused(g) - kept_usable(g, cfg, 0));
+        above = min_ll(min_ll(above, expected_unused(g) - kept_usable(g, cfg, 0)),
+                       resident_unused(g));
     return max_ll(0, above);
 }
 
@@ -747,35 +784,48 @@ static long long host_room_for(const struct plan *plan, const struct snapshot *s
     return g->shares < top_shares ? max_ll(0, room - cfg->host_comfort_kib) : room;
 }
 
-/* Feed one needy guest up to its target: from the next donor in line if that
- * lifts it to its need at least (it is fed again at the next look if it must
- * be), else from the host, else from whichever of the two has more. Each
- * donor gives once, so they are taken down the list. A donor with memory due
- * back (later) gives it to the host, and the host feeds instead while it
- * can: as a donor it gave a grower a few dozen MiB a look and held the rest.
- * A move the host cannot carry for a moment (plan_move) becomes the donor's
- * memory back to the host, and the guest is fed from there once it has come. */
+/* Where a look's needy guests are fed from, and how far. */
+struct supply {
+    const struct donor *donors; /* giver_first order */
+    size_t count;
+    size_t next;         /* donors before it have given */
+    unsigned top_shares; /* the most shares of any guest measured */
+    bool to_need_only;   /* the host can lift every needy guest to its need, not to its target */
+};
+
+/* Feed one needy guest up to its target (its need, while the host can lift
+ * every needy guest to its need but not to its target): from the next donor in line if
+ * that lifts it to its need at least (it is fed again at the next look if
+ * it must be), else from the host, else from whichever of the two has more.
+ * Each donor gives once, so they are taken down the list. A donor with
+ * memory due back (later) gives it to the host, and the host feeds instead
+ * while it can: as a donor it gave a grower a few dozen MiB a look and held
+ * the rest. A move the host cannot carry for a moment (plan_move) becomes
+ * the donor's memory back to the host, and the guest is fed from there once
+ * it has come. */
 static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
-                 size_t needy_guest, const struct donor *donors, size_t donor_count,
-                 size_t *next_donor, unsigned top_shares)
+                 size_t needy_guest, struct supply *supply)
 {
     const struct guest *g = &snap->guests[needy_guest];
-    long long want = target_usable(g, cfg) - expected_usable(g);
     long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
-    long long host_kib = host_room_for(plan, snap, cfg, g, top_shares);
+    long long want = supply->to_need_only ? short_of_need : target_usable(g, cfg) - expected_usable(g);
+    long long host_kib = host_room_for(plan, snap, cfg, g, supply->top_shares);
     const struct donor *donor = NULL;
     long long donor_kib = 0;
 
-    while (*next_donor < donor_count && plan_find(plan, donors[*next_donor].guest))
-        ++*next_donor;
-    if (*next_donor < donor_count)
-        donor = &donors[*next_donor];
+    while (supply->next < supply->count && plan_find(plan, supply->donors[supply->next].guest))
+        supply->next++;
+    /* A donor that can give this guest too little (one of more shares, whose
+     * spare above its roomy line is small) does not block the next. */
+    for (size_t i = supply->next; !donor && i < supply->count; i++)
+        if (!plan_find(plan, supply->donors[i].guest) &&
+            spare_for(snap, cfg, &supply->donors[i], g) >= cfg->min_step_kib)
+            donor = &supply->donors[i];
     if (donor && donor->later && host_kib >= want)
         donor = NULL;
     if (donor)
         donor_kib = spare_for(snap, cfg, donor, g);
-    if (donor && donor_kib >= cfg->min_step_kib &&
-        (donor_kib >= short_of_need || donor_kib > host_kib)) {
+    if (donor && (donor_kib >= short_of_need || donor_kib > host_kib)) {
         if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor_kib)) ||
             (host_room(plan, snap, cfg) < cfg->min_step_kib && host_pressure(plan, snap, cfg) > 0 &&
              plan_shrink_to_host(plan, snap, cfg, donor->guest, min_ll(want, donor_kib))))
@@ -792,6 +842,15 @@ static long long claim(const struct guest *g, const struct config *cfg)
     long long ahead = cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * cfg->claim_s;
 
     return clamp_ll(ahead - expected_usable(g), 0, g->max_kib - g->target_kib);
+}
+
+/* What a needy guest wants to reach its need (to_need) or its target, up
+ * to its max. */
+static long long want_of(const struct guest *g, const struct config *cfg, bool to_need)
+{
+    long long goal_kib = to_need ? needed_usable(g, cfg) : target_usable(g, cfg);
+
+    return clamp_ll(goal_kib - expected_usable(g), 0, g->max_kib - g->target_kib);
 }
 
 /* What is left of a needy guest's need once the plan has fed it. */
@@ -850,9 +909,9 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
     double pressure = host_pressure(plan, snap, cfg);
     size_t *by_turn = calloc(snap->count + 1, sizeof(*by_turn));
     struct donor *donors = calloc(snap->count + 1, sizeof(*donors));
-    size_t needy_count = 0, donor_count = 0, next_donor = 0;
-    long long claimed_kib = 0;
-    unsigned top_shares = 0;
+    size_t needy_count = 0, donor_count = 0;
+    long long claimed_kib = 0, needs_kib = 0, wants_kib = 0;
+    struct supply supply = {.donors = donors};
 
     if (!by_turn || !donors)
         goto cleanup; /* no plan is always a safe plan */
@@ -861,27 +920,39 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
         const struct guest *g = &snap->guests[i];
         long long spare_kib = spare(g, cfg, pressure);
 
-        if (guest_measured(g) && g->shares > top_shares)
-            top_shares = g->shares;
+        if (guest_measured(g) && g->shares > supply.top_shares)
+            supply.top_shares = g->shares;
         if (needy(g, cfg)) {
             by_turn[needy_count++] = i;
             continue;
         }
-        if (spare_kib > 0)
+        if (worth_a_resize(whole_mib(spare_kib), cfg))
             donors[donor_count++] = donor_of(
                 snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
         plan->available_kib += spare(g, cfg, 1);
     }
     sort_by_turn(snap, by_turn, needy_count);
     qsort(donors, donor_count, sizeof(*donors), giver_first);
+    supply.count = donor_count;
     for (size_t i = 0; i < needy_count; i++) {
-        const struct guest *g = &snap->guests[by_turn[i]];
+        needs_kib += want_of(&snap->guests[by_turn[i]], cfg, true);
+        wants_kib += want_of(&snap->guests[by_turn[i]], cfg, false);
+    }
+    supply.to_need_only = wants_kib > plan->available_kib && needs_kib <= plan->available_kib;
+    for (size_t i = 0; i < needy_count; i++) {
+        long long claim_kib = claim(&snap->guests[by_turn[i]], cfg);
 
-        claimed_kib += claim(g, cfg);
-        if (i > 0 && claimed_kib > plan->available_kib)
-            continue; /* left short: feeding it a slice would keep neither alive */
+        /* While all the host can muster covers every needy guest's need
+         * until the next look's resize, each is fed. When it does not, a
+         * guest whose claim does not fit beside those served before it is
+         * left short: feeding it a slice would keep neither alive. Its
+         * claim is not counted, so a later guest that needs little is fed. */
+        if (needs_kib > plan->available_kib && i > 0 &&
+            claimed_kib + claim_kib > plan->available_kib)
+            continue;
+        claimed_kib += claim_kib;
         if (!plan_find(plan, by_turn[i]))
-            feed(snap, cfg, plan, by_turn[i], donors, donor_count, &next_donor, top_shares);
+            feed(snap, cfg, plan, by_turn[i], &supply);
     }
     for (size_t i = 0; plan->unmet_kib && i < needy_count; i++)
         plan->unmet_kib[by_turn[i]] = unmet_need(&snap->guests[by_turn[i]], cfg, plan, by_turn[i]);
@@ -893,9 +964,9 @@ cleanup:
 
 static const struct policy policies[] = {
     {"seed", "feed the most starved guest, trim the most wasteful (the original)", plan_seed,
-     expected_unused},
+     expected_unused, true},
     {"adaptive", "feed every needy guest ahead of its rate of use, give back slowly", plan_adaptive,
-     expected_usable},
+     expected_usable, false},
 };
 
 static const struct policy *find_policy(const char *name)
@@ -917,7 +988,7 @@ static struct config default_config(void)
         .host_reserve_kib = HOST_RESERVE * 1024LL,
         .host_comfort_kib = HOST_COMFORT * 1024LL,
         .min_step_kib = MIN_STEP * 1024LL,
-        .hold_cycles = GROWN_HOLD_CYCLES,
+        .hold_decisions = GROWN_HOLD_DECISIONS,
         .period_s = 1,
         .look_s = LOOK_S,
         .lag_s = BALLOON_LAG_S,
@@ -934,7 +1005,7 @@ static struct config default_config(void)
 
 static struct guest_history fresh_history(void)
 {
-    return (struct guest_history){.overhead_kib = -1, .deflated_used_kib = -1};
+    return (struct guest_history){.overhead_kib = -1, .qemu_own_kib = -1, .deflated_used_kib = -1};
 }
 
 /*
@@ -1144,6 +1215,28 @@ static void note_resize(struct guest_history *h, const struct guest *g, long lon
         h->grown_cycle = cycle;
 }
 
+/*
+ * What QEMU holds for itself (its code, device state, TCG's translations)
+ * and for the guest's kernel is in its resident set too, and no balloon
+ * gives it back: counted as the guest's free memory, a guest at rest would
+ * be trimmed of untouched pages at every PERIOD, each trim freeing nothing.
+ * Its least is learned: QEMU's resident set less the guest's use and page
+ * cache is that and the free pages the guest touched, never less than that.
+ * Taken only at rest (balloon still, use flat): a move or a use caught
+ * between the statistics and QEMU's figure would read too low.
+ */
+static void learn_qemu_own(struct guest_history *h, const struct balloon_reading *r,
+                           struct guest *g)
+{
+    long long own_kib = r->rss_kib - used_of(r) - (g->usable_kib - g->unused_kib);
+    bool at_rest = !h->target_kib && h->cycles_unmoved > 0 &&
+                   llabs(g->use_rate_kib_s) < GROWING_RATE;
+
+    if (at_rest && (h->qemu_own_kib < 0 || own_kib < h->qemu_own_kib))
+        h->qemu_own_kib = max_ll(0, own_kib);
+    g->qemu_own_kib = max_ll(0, h->qemu_own_kib);
+}
+
 /* How fast used memory grew between two of a guest's samples. */
 static long long rate_between(const struct guest_history *h, int from, int to)
 {
@@ -1172,14 +1265,10 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     g->use_rate_kib_s = 0;
     g->stats_interval_s = 0;
     g->resident_usable_kib = r->has_unused ? g->usable_kib : 0;
+    g->qemu_own_kib = 0;
+    g->unheld_kib = r->has_rss ? max_ll(0, r->actual_kib - r->rss_kib) : 0;
     if (!r->has_unused || !r->has_available)
         return;
-    /* QEMU's resident memory beyond what the guest uses: its page cache,
-     * and pages it touched and freed, which its balloon hands back to the
-     * host. Pages it never touched cost the host nothing, and taking them
-     * back frees nothing. Without QEMU's figure, all of it may be resident. */
-    if (r->has_rss)
-        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r), 0, g->usable_kib);
     if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
@@ -1187,12 +1276,20 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
         h->use[h->use_count++].used_kib = used_of(r);
     }
     n = h->use_count;
-    if (n < 2)
-        return;
-    g->stats_interval_s = (int)min_ll(h->use[n - 1].at - h->use[n - 2].at, STALE_STATS_S);
-    window = rate_between(h, 0, n - 1);
-    last = rate_between(h, n - 2, n - 1);
-    g->use_rate_kib_s = last > 0 && last > window ? last : window;
+    if (n >= 2) {
+        g->stats_interval_s = (int)min_ll(h->use[n - 1].at - h->use[n - 2].at, STALE_STATS_S);
+        window = rate_between(h, 0, n - 1);
+        last = rate_between(h, n - 2, n - 1);
+        g->use_rate_kib_s = last > 0 && last > window ? last : window;
+    }
+    /* QEMU's resident memory beyond what the guest uses: its page cache,
+     * and pages it touched and freed, which its balloon hands back to the
+     * host. Pages it never touched cost the host nothing, and taking them
+     * back frees nothing. Without QEMU's figure, all of it may be resident. */
+    if (r->has_rss) {
+        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r), 0, g->usable_kib);
+        learn_qemu_own(h, r, g);
+    }
 }
 
 /* What a guest's growth under way will still draw from the host: libvirt's

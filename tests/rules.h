@@ -43,7 +43,7 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
             fail(v, "%s shrunk to %lld KiB, below its floor %lld", g->name, target,
                  guest_floor(g, cfg));
         /* What a guest frees is its own, not what it was fed. */
-        if (r->delta_kib < 0 && g->cycles_since_growth < cfg->hold_cycles && !freeing(g, cfg))
+        if (r->delta_kib < 0 && g->cycles_since_growth < hold_looks(cfg) && !freeing(g, cfg))
             fail(v, "%s shrunk %lu cycles after it grew: ping-pong", g->name,
                  g->cycles_since_growth);
         if (r->delta_kib < 0 && g->unresponsive)

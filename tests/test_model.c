@@ -360,6 +360,42 @@ static void test_usable(void)
            &v);
 }
 
+/* What QEMU holds for itself and the guest's kernel is learned at rest, and
+ * only free pages the guest touched beyond it count as resident: those a
+ * roomy host takes back. */
+static void test_qemu_own(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    struct guest_history h = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    const char *nonsense;
+    long long now = 100000, used_mib = 1024 - OVERHEAD_MIB - 800;
+
+    for (unsigned long k = 1; k <= 3; k++) {
+        r = reading(1024, 1024, 800, now);
+        r.rss_kib = (used_mib + 250) * MIB;
+        r.has_rss = true;
+        see_guest(&h, &r, &cfg, k, now++, &g, &nonsense);
+    }
+    if (g.qemu_own_kib != 250 * MIB || resident_unused(&g) != 0)
+        fail(&v, "at rest: QEMU's own %lld KiB, resident unused %lld KiB; expected 250 MiB and none",
+             g.qemu_own_kib, resident_unused(&g));
+    /* It touches 300 MiB and frees it: QEMU holds those pages now. */
+    r = reading(1024, 1024, 800, now);
+    r.rss_kib = (used_mib + 550) * MIB;
+    r.has_rss = true;
+    see_guest(&h, &r, &cfg, 4, now++, &g, &nonsense);
+    if (g.qemu_own_kib != 250 * MIB || resident_unused(&g) != 300 * MIB)
+        fail(&v, "touched and freed 300 MiB: QEMU's own %lld KiB, resident unused %lld KiB; "
+                 "expected 250 and 300 MiB",
+             g.qemu_own_kib, resident_unused(&g));
+    report("model: QEMU's own memory is learned at rest, and only pages the guest touched beyond "
+           "it count as resident",
+           &v);
+}
+
 /* A fresh history of a guest seen twice at rest at 1024 MiB, its balloon
  * deflating itself on an OOM or not. */
 static struct guest_history at_rest_1024(bool deflate_on_oom, const struct config *cfg,
@@ -679,6 +715,7 @@ int main(int argc, char **argv)
     test_nonsense();
     test_stale_statistics();
     test_usable();
+    test_qemu_own();
     test_deflate_on_oom();
     test_use_rate();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
