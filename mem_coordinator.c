@@ -666,28 +666,50 @@ static bool may_give_back(const struct guest *g, const struct config *cfg)
     return may_give(g, cfg) || (freeing(g, cfg) && !g->unresponsive);
 }
 
-/* How short of room the host is: 0 with host_comfort_kib or more above its
- * reserve, once growths under way and this plan's own are drawn; 1 at the
- * reserve. */
-static double host_pressure(const struct plan *plan, const struct snapshot *snap,
-                            const struct config *cfg)
-{
-    long long room = host_room(plan, snap, cfg);
+/* How short the host is, from 0 with host_comfort_kib or more above its
+ * reserve, once growths under way and this plan's own are drawn, to 1 at
+ * the reserve; counted two ways. */
+struct pressure {
+    double room;   /* the room it can hand out, less what guests may touch without
+                    * asking: when memory goes back, and how much */
+    double memory; /* its free memory alone: how deep a guest is trimmed */
+};
 
-    if (room >= cfg->host_comfort_kib)
+static const struct pressure NO_PRESSURE = {0, 0};
+static const struct pressure FULL_PRESSURE = {1, 1};
+
+static double pressure_of(long long room_kib, const struct config *cfg)
+{
+    if (max_ll(0, room_kib) >= cfg->host_comfort_kib)
         return 0;
-    return 1 - (double)room / (double)cfg->host_comfort_kib;
+    return 1 - (double)max_ll(0, room_kib) / (double)cfg->host_comfort_kib;
+}
+
+/* On a host whose balloons add up to more than it has, the memory guests
+ * never touched is owed: the host takes it back while it lacks room, but
+ * trims guests below the waste threshold only as its free memory itself
+ * runs short. Trimmed to their bare need while gigabytes stood free, guests
+ * had no headroom for their next burst. */
+static struct pressure host_pressure(const struct plan *plan, const struct snapshot *snap,
+                                     const struct config *cfg)
+{
+    long long free_kib = snap->host_free_kib - snap->host_promised_kib - cfg->host_reserve_kib -
+                         plan->host_given_kib;
+
+    return (struct pressure){pressure_of(host_room(plan, snap, cfg), cfg),
+                             pressure_of(free_kib, cfg)};
 }
 
 /* What a guest keeps free when memory is taken from it. On a roomy host,
  * the waste threshold and a horizon of its growth: a quiet guest starts its
  * next burst on what it has, where memory taken back would gain the host
- * nothing. As the host nears its reserve, less, down to the guest's bare
- * need at the reserve. */
-static long long kept_usable(const struct guest *g, const struct config *cfg, double pressure)
+ * nothing. As the host's free memory nears its reserve, less, down to the
+ * guest's bare need at the reserve. */
+static long long kept_usable(const struct guest *g, const struct config *cfg,
+                             struct pressure pressure)
 {
     return needed_usable(g, cfg) +
-           (long long)((double)(cfg->waste_kib - cfg->starve_kib) * (1 - pressure));
+           (long long)((double)(cfg->waste_kib - cfg->starve_kib) * (1 - pressure.memory));
 }
 
 /* Of a guest's MemFree, what QEMU holds: its usable memory held, less the
@@ -705,14 +727,14 @@ static long long resident_unused(const struct guest *g)
  * it never touched, which costs nothing and is its next burst's headroom.
  * While the host is short of room, all of it above its line, the cache
  * first of all, since the guest drops it without harm. */
-static long long spare(const struct guest *g, const struct config *cfg, double pressure)
+static long long spare(const struct guest *g, const struct config *cfg, struct pressure pressure)
 {
     long long above = expected_usable(g) - kept_usable(g, cfg, pressure);
 
     if (!guest_measured(g) || !may_give_back(g, cfg))
         return 0;
-    if (pressure == 0)
-        above = min_ll(min_ll(above, expected_unused(g) - kept_usable(g, cfg, 0)),
+    if (pressure.room == 0)
+        above = min_ll(min_ll(above, expected_unused(g) - kept_usable(g, cfg, NO_PRESSURE)),
                        resident_unused(g));
     return max_ll(0, above);
 }
@@ -721,9 +743,10 @@ static long long spare(const struct guest *g, const struct config *cfg, double p
  * a roomy host only what it has held above the waste threshold for
  * return_after looks: a passing peak is left alone. Under pressure, its
  * spare at that pressure. */
-static long long due_back(const struct guest *g, const struct config *cfg, double pressure)
+static long long due_back(const struct guest *g, const struct config *cfg,
+                          struct pressure pressure)
 {
-    if (pressure == 0 && g->cycles_wasteful < cfg->return_after)
+    if (pressure.room == 0 && g->cycles_wasteful < cfg->return_after)
         return 0;
     return min_ll(spare(g, cfg, pressure), cfg->return_step_kib);
 }
@@ -770,7 +793,7 @@ static long long spare_for(const struct snapshot *snap, const struct config *cfg
 {
     if (donor->shares <= receiver->shares)
         return donor->kib;
-    return min_ll(donor->kib, spare(&snap->guests[donor->guest], cfg, 0));
+    return min_ll(donor->kib, spare(&snap->guests[donor->guest], cfg, NO_PRESSURE));
 }
 
 /* What the host may give a guest: a guest with fewer shares than another may
@@ -827,7 +850,7 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
         donor_kib = spare_for(snap, cfg, donor, g);
     if (donor && (donor_kib >= short_of_need || donor_kib > host_kib)) {
         if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor_kib)) ||
-            (host_room(plan, snap, cfg) < cfg->min_step_kib && host_pressure(plan, snap, cfg) > 0 &&
+            (host_room(plan, snap, cfg) < cfg->min_step_kib && host_pressure(plan, snap, cfg).room > 0 &&
              plan_shrink_to_host(plan, snap, cfg, donor->guest, min_ll(want, donor_kib))))
             return;
     }
@@ -872,12 +895,12 @@ static long long unmet_need(const struct guest *g, const struct config *cfg,
 static void take_back(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                       struct donor *givers)
 {
-    double pressure = host_pressure(plan, snap, cfg);
+    struct pressure pressure = host_pressure(plan, snap, cfg);
     long long wanted =
         cfg->host_comfort_kib - host_room(plan, snap, cfg) - snap->host_returning_kib;
     size_t count = 0;
 
-    for (size_t i = 0; pressure > 0 && i < snap->count; i++) {
+    for (size_t i = 0; pressure.room > 0 && i < snap->count; i++) {
         long long kib = whole_mib(due_back(&snap->guests[i], cfg, pressure));
 
         if (worth_a_resize(kib, cfg) && !plan_find(plan, i))
@@ -888,7 +911,7 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
         if (plan_shrink_to_host(plan, snap, cfg, givers[i].guest, min_ll(givers[i].kib, wanted)))
             wanted += plan->resizes[plan->count - 1].delta_kib;
     for (size_t i = 0; snap->period_due && i < snap->count; i++)
-        plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg, 0));
+        plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg, NO_PRESSURE));
 }
 
 /*
@@ -906,7 +929,7 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
  */
 static void plan_adaptive(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {
-    double pressure = host_pressure(plan, snap, cfg);
+    struct pressure pressure = host_pressure(plan, snap, cfg);
     size_t *by_turn = calloc(snap->count + 1, sizeof(*by_turn));
     struct donor *donors = calloc(snap->count + 1, sizeof(*donors));
     size_t needy_count = 0, donor_count = 0;
@@ -929,7 +952,7 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
         if (worth_a_resize(whole_mib(spare_kib), cfg))
             donors[donor_count++] = donor_of(
                 snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
-        plan->available_kib += spare(g, cfg, 1);
+        plan->available_kib += spare(g, cfg, FULL_PRESSURE);
     }
     sort_by_turn(snap, by_turn, needy_count);
     qsort(donors, donor_count, sizeof(*donors), giver_first);
@@ -3399,7 +3422,7 @@ static enum cycle_result run_cycle(struct coordinator *co, bool period_due)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu[0]);
     if (!read_cycle(co, &cycle))
         goto cleanup;
-    cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg);
+    cycle.pressure = host_pressure(&(struct plan){0}, &cycle.snap, &co->cfg).room;
     co->cfg.policy->plan(&cycle.snap, &co->cfg, &cycle.plan);
     if (!co->opt.dry_run) {
         __atomic_store_n(&resizing, true, __ATOMIC_SEQ_CST);

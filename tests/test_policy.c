@@ -575,6 +575,15 @@ static const struct policy_case adaptive_cases[] = {
      0,
      10,
      true},
+    {"short of room only for what guests may touch, the host trims them to the waste line, no "
+     "deeper",
+     {{"vm1", 1024, 700, 2048, .untouched = 700}, {"vm2", 2048, 1500, 4096, .untouched = 1500}},
+     256 + 2000, /* gigabytes free, but the guests may touch more */
+     0,
+     {{"vm2", -512, "host"}, {"vm1", -400, "host"}},
+     0,
+     10,
+     true},
     {"under pressure, memory QEMU holds goes back first: it frees the host",
      {{"vm1", 1024, 600, 2048, .untouched = 500}, {"vm2", 1024, 600, 2048, .untouched = 100}},
      256 + 824 + 600, /* the host holds what the guests never touched */

@@ -1117,9 +1117,9 @@ static void make_generous(struct sim_host *host)
  * issue's bar is none of each; until the policy gets there, no change may
  * make it worse unseen, and one that improves it lowers the bar.
  */
-#define BAR_FEASIBLE_LOST     686
-#define BAR_BELOW_RESERVE_S   473
-#define BAR_HOSTILE_EXCESS_GB 13964
+#define BAR_FEASIBLE_LOST     648
+#define BAR_BELOW_RESERVE_S   456
+#define BAR_HOSTILE_EXCESS_GB 13525
 
 static void check_bar(const struct score *adaptive)
 {
