@@ -265,6 +265,7 @@ struct guest_history {
     bool read_before;          /* the fields below hold last cycle's reading */
     long long last_actual_kib; /* its balloon size last cycle */
     long long last_read_at;    /* s since the epoch, when we read it last cycle */
+    long long at_size_since;   /* s since the epoch: the first read that found it at that size */
     int cycles_unmoved;        /* how long its balloon has stood at that size */
     long long target_kib;      /* where we sent its balloon; 0: no resize of ours under way */
     long long span_low_kib;    /* the sizes it may pass through on its way there */
@@ -1179,6 +1180,28 @@ static bool follow_deflation(struct guest_history *h, const struct balloon_readi
     return false;
 }
 
+/*
+ * Whether a balloon libvirt puts at its target is there in the guest's
+ * statistics too: their available places it there, or the guest took them
+ * in a later second than the read that first found it at that size (within
+ * that second they may precede it). Until then they show free memory from
+ * before the move, which coming_kib makes up for; taken as arrived sooner,
+ * a guest that sends them every few seconds would be judged by them with
+ * nothing to come, and shrunk or fed twice. A look without statistics (a
+ * busy QEMU) shows nothing, and statistics that stopped keep it waiting,
+ * sitting out as stale. Without a time they cannot tell: the balloon
+ * arrives once it has stood BALLOON_STUCK_CYCLES looks.
+ */
+static bool arrived_in_statistics(const struct guest_history *h, const struct balloon_reading *r,
+                                  const struct guest *g)
+{
+    if (!g->settling && llabs(g->coming_kib) < ARRIVED_KIB)
+        return true;
+    if (r->has_last_update)
+        return r->last_update > h->at_size_since;
+    return r->has_unused && h->cycles_unmoved >= BALLOON_STUCK_CYCLES;
+}
+
 /* One cycle's reading of a guest, as the policy should see it. now: s since
  * the epoch, the clock of last_update. */
 static enum balloon_event follow_balloon(struct guest_history *h, const struct balloon_reading *r,
@@ -1189,6 +1212,8 @@ static enum balloon_event follow_balloon(struct guest_history *h, const struct b
     long long sampled_kib;
 
     h->cycles_unmoved = at_rest ? h->cycles_unmoved + 1 : 0;
+    if (!at_rest)
+        h->at_size_since = now;
     g->actual_kib = g->target_kib = r->actual_kib;
     g->max_kib = r->max_kib;
     g->unused_kib = r->unused_kib;
@@ -1206,10 +1231,9 @@ static enum balloon_event follow_balloon(struct guest_history *h, const struct b
             g->coming_kib = h->target_kib - sampled_kib;
         else
             g->settling = true; /* no telling how much of the move unused shows */
-        if (!g->settling && llabs(g->coming_kib) < ARRIVED_KIB &&
-            llabs(h->target_kib - r->actual_kib) < ARRIVED_KIB)
-            event = balloon_stopped(h, r, cycle, g);
-        else if (h->cycles_unmoved >= BALLOON_STUCK_CYCLES)
+        if (llabs(h->target_kib - r->actual_kib) < ARRIVED_KIB
+                ? arrived_in_statistics(h, r, g)
+                : h->cycles_unmoved >= BALLOON_STUCK_CYCLES)
             event = balloon_stopped(h, r, cycle, g);
     }
     if (!h->target_kib)

@@ -180,8 +180,131 @@ static void test_balloon_that_stops_short(void)
            &v);
 }
 
+/* A balloon that reached its target, looked at every second while the guest
+ * takes its statistics on its own timer. Sizes in MiB; looks and times in
+ * seconds from the resize. */
+struct arrival_case {
+    const char *rule;
+    int period;             /* the guest takes its statistics every period looks */
+    long long target;       /* from a balloon at rest at 1000 MiB with 600 unused */
+    int moved;              /* the look that first reads the balloon at its target */
+    int arrives;            /* the look that takes it as arrived */
+    int phase;              /* its statistics come at looks phase + k * period */
+    bool no_available;      /* so only their time can say they show the move */
+    bool no_time;           /* statistics without last_update */
+    bool taken_before;      /* those of the look at moved predate the move, in the same second */
+    int busy_from, busy_to; /* looks without statistics: a busy QEMU */
+};
+
+static const struct arrival_case arrival_cases[] = {
+    {"statistics every second show the balloon there at once", 1, 500, 2, 2},
+    {"statistics every 8 s: a shrink arrives with the first taken after it", 8, 500, 2, 8},
+    {"statistics every 8 s: a growth arrives with the first taken after it", 8, 1500, 2, 8},
+    {"statistics every 8 s without available: it sits out until one is taken after it", 8, 500, 2,
+     8, .no_available = true},
+    {"statistics stamped the second the balloon was first read there may predate it", 8, 500, 2, 10,
+     .phase = 2, .no_available = true, .taken_before = true},
+    {"looks without statistics (a busy QEMU) do not make it arrive", 8, 500, 2, 8, .busy_from = 3,
+     .busy_to = 7},
+    {"statistics without a time: it arrives after BALLOON_STUCK_CYCLES looks", 8, 500, 2,
+     2 + BALLOON_STUCK_CYCLES, .no_time = true},
+};
+
+/* Until its statistics show the move, the guest is judged by what they say
+ * plus what the move will bring; once they do, by what they say. */
+static void run_arrival_case(const struct arrival_case *row)
+{
+    unsigned long cycle = 0;
+    long long now = 1000;
+    struct guest_history h = settled_at(1000, &cycle, &now);
+    struct balloon_reading r = reading(1000, 1000, 600, now);
+    long long unused_there = 600 + row->target - 1000, start = now + 1;
+    long long actual = 1000, sampled = 1000, stamp = now;
+    int arrived = 0;
+    struct verdict v = {0};
+    struct guest g;
+    char name[256];
+
+    follow_balloon(&h, &r, ++cycle, ++now, &g);
+    resize(&h, &g, row->target, cycle);
+    for (int look = 1; look <= 2 * row->period + BALLOON_STUCK_CYCLES && !arrived; look++) {
+        bool busy = look >= row->busy_from && look < row->busy_to;
+
+        now = start + look;
+        if (look == row->moved)
+            actual = row->target;
+        if (look % row->period == row->phase) {
+            sampled = row->taken_before && look == row->moved ? 1000 : actual;
+            stamp = now;
+        }
+        r = reading(actual, sampled, 600 + sampled - 1000, stamp);
+        r.has_available = !row->no_available;
+        r.has_last_update = !row->no_time;
+        if (busy)
+            r.has_unused = r.has_available = r.has_last_update = false;
+        if (follow_balloon(&h, &r, ++cycle, now, &g) == BALLOON_ARRIVED)
+            arrived = look;
+        if (arrived && row->no_time)
+            break; /* no telling whether they show the move: judged by them as they are */
+        if (busy || (row->no_available && !arrived)) {
+            if (!g.settling)
+                fail(&v, "look %d: judged by statistics that cannot show the move", look);
+        } else if (llabs(expected_unused(&g) - unused_there * MIB) > MIB || g.settling) {
+            fail(&v, "look %d: judged by %lld MiB unused (%s), not %lld", look,
+                 expected_unused(&g) / MIB, g.settling ? "settling" : "not settling", unused_there);
+        }
+    }
+    if (arrived != row->arrives)
+        fail(&v, "taken as arrived at look %d, expected %d", arrived, row->arrives);
+    snprintf(name, sizeof(name), "model: %s", row->rule);
+    report(name, &v);
+}
+
+/* A guest whose statistics stop as its balloon reaches its target waits for
+ * them with its target kept: it sits out once they are stale, promising and
+ * returning nothing, and arrives when they come back. */
+static void test_statistics_stop_on_arrival(void)
+{
+    struct config cfg = default_config();
+    struct guest_history h = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    struct verdict v = {0};
+    const char *nonsense;
+    unsigned long cycle = 0;
+    long long now = 100000;
+    enum balloon_event event = BALLOON_QUIET;
+
+    for (int k = 0; k < 3; k++) {
+        r = reading(1000, 1000, 600, now);
+        see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    }
+    resize(&h, &g, 500, cycle);
+    for (int k = 0; k < 60 && event == BALLOON_QUIET; k++) {
+        r = reading(500, 1000, 600, 100002);
+        event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+        if (guest_measured(&g) && llabs(expected_unused(&g) - 100 * MIB) > MIB)
+            fail(&v, "%lld s after its last statistics: judged by %lld MiB unused, not 100",
+                 now - 1 - 100002, expected_unused(&g) / MIB);
+    }
+    if (event != BALLOON_QUIET || guest_measured(&g) || growth_under_way(&g) ||
+        shrink_under_way(&g))
+        fail(&v,
+             "a minute without statistics: event %d, measured %d, %lld KiB promised and %lld "
+             "returning",
+             event, guest_measured(&g), growth_under_way(&g), shrink_under_way(&g));
+    r = reading(500, 500, 100, now);
+    event = see_guest(&h, &r, &cfg, ++cycle, now++, &g, &nonsense);
+    if (event != BALLOON_ARRIVED || !guest_measured(&g) || expected_unused(&g) != 100 * MIB)
+        fail(&v, "statistics back: event %d, measured %d", event, guest_measured(&g));
+    report("model: a guest whose statistics stop as its balloon arrives sits out until they come "
+           "back",
+           &v);
+}
+
 /* Without available (or while its overhead is unknown) the statistics cannot
- * say where a moving balloon stood: the guest sits out until it is still. */
+ * say where a moving balloon stood: the guest sits out until it is still,
+ * and they were taken since. Here they come every second. */
 static void test_unknown_position_sits_out(void)
 {
     unsigned long cycle = 0;
@@ -198,6 +321,7 @@ static void test_unknown_position_sits_out(void)
     r.actual_kib = 700 * MIB;
     r.unused_kib = 300 * MIB;
     for (int i = 0; i < 10; i++) {
+        r.last_update = now;
         follow_balloon(&h, &r, ++cycle, ++now, &g);
         if (!g.settling)
             break;
@@ -709,7 +833,10 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(move_cases) / sizeof(move_cases[0]); i++)
         run_move_case(&move_cases[i]);
+    for (size_t i = 0; i < sizeof(arrival_cases) / sizeof(arrival_cases[0]); i++)
+        run_arrival_case(&arrival_cases[i]);
     test_balloon_that_stops_short();
+    test_statistics_stop_on_arrival();
     test_unknown_position_sits_out();
     test_overhead_learned_at_rest();
     test_nonsense();
