@@ -79,7 +79,8 @@
 #define GROWING_RATE         1024 /* KiB/s: use that grows slower than this counts as flat */
 #define RETURN_AFTER_CYCLES  2    /* looks above WASTE_THRESHOLD before adaptive takes back */
 #define RETURN_STEP          512  /* MiB: the most adaptive takes back from a guest at once */
-#define STALE_STATS_S        10   /* s: older statistics are not used */
+#define STALE_STATS_S        10   /* s: older statistics are stale, unless two periods are longer */
+#define SLOWEST_STATS_S      30   /* s: the longest statistics period followed; slower go stale */
 #define KEEPALIVE_INTERVAL_S 3    /* s: a silent libvirtd is asked whether it lives this often */
 #define KEEPALIVE_COUNT      3    /* unanswered asks before its connection counts as dead */
 #define STOP_WAIT_S          5    /* s: the longest a stop waits on libvirt (a period if shorter) */
@@ -1091,14 +1092,27 @@ static const char *nonsense_in(const struct balloon_reading *r, long long now)
     return NULL;
 }
 
+/* The time between a guest's last two samples of its statistics, the
+ * period it sends them at; 0 while fewer are known. */
+static long long statistics_interval(const struct guest_history *h)
+{
+    return h->use_count < 2 ? 0 : h->use[h->use_count - 1].at - h->use[h->use_count - 2].at;
+}
+
 /* Statistics a guest stopped sending (its balloon driver gone, its period set
  * to 0) stay in libvirt, ever older, and would describe a guest long changed:
  * Linux's driver sends one sample when it loads, so a guest whose period is
- * 0 shows its free memory at boot for ever. The guest's period is not in
- * them: anything within STALE_STATS_S is fresh. */
-static bool statistics_stale(const struct balloon_reading *r, long long now)
+ * 0 shows its free memory at boot for ever. The period is not in them, but
+ * the last two samples tell it, and a guest is followed at its own pace:
+ * its statistics are fresh for two periods (one answer may come late or
+ * not at all) of up to SLOWEST_STATS_S, and for STALE_STATS_S at least,
+ * which is all one sample alone gets. */
+static bool statistics_stale(const struct guest_history *h, const struct balloon_reading *r,
+                             long long now)
 {
-    return r->has_last_update && now - r->last_update > STALE_STATS_S;
+    long long fresh_s = max_ll(STALE_STATS_S, 2 * min_ll(statistics_interval(h), SLOWEST_STATS_S));
+
+    return r->has_last_update && now - r->last_update > fresh_s;
 }
 
 enum balloon_event { BALLOON_QUIET, BALLOON_ARRIVED, BALLOON_STOPPED_SHORT, BALLOON_DEFLATED };
@@ -1324,7 +1338,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     }
     n = h->use_count;
     if (n >= 2) {
-        g->stats_interval_s = (int)min_ll(h->use[n - 1].at - h->use[n - 2].at, STALE_STATS_S);
+        g->stats_interval_s = (int)min_ll(statistics_interval(h), SLOWEST_STATS_S);
         window = rate_between(h, 0, n - 1);
         last = rate_between(h, n - 2, n - 1);
         g->use_rate_kib_s = last > 0 && last > window ? last : window;
@@ -1369,7 +1383,7 @@ static enum balloon_event see_guest(struct guest_history *h, struct balloon_read
     enum balloon_event event;
     bool deflated;
 
-    if (statistics_stale(r, now))
+    if (statistics_stale(h, r, now))
         r->has_unused = r->has_available = r->has_usable = r->has_disk_caches = false;
     *nonsense = nonsense_in(r, now);
     if (*nonsense) {

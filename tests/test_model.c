@@ -396,22 +396,31 @@ static void test_nonsense(void)
     report("model: figures that cannot be true are caught, figures read apart are not", &v);
 }
 
-/* Statistics that stopped coming are not used once they are older than
- * STALE_STATS_S. */
+/* Statistics that stopped coming are not used once they are older than two
+ * of the guest's periods, known from its last two samples, or than
+ * STALE_STATS_S while it is not known; a guest whose period is 0 sends one
+ * sample, at boot. The period is the guest's interval, for its horizon. */
 static void test_stale_statistics(void)
 {
     static const struct {
         const char *what;
-        int readings_before; /* fresh readings, a second apart, before the one judged */
+        int readings_before; /* fresh readings, interval s apart, before the one judged */
+        long long interval;  /* s: the guest's period */
         long long age;       /* s: how old the judged reading's statistics are */
         bool has_last_update;
         bool stale;
     } rows[] = {
-        {"fresh statistics", 3, 1, true, false},
-        {"statistics as old as STALE_STATS_S", 3, STALE_STATS_S, true, false},
-        {"statistics that stopped coming", 3, STALE_STATS_S + 1, true, true},
-        {"statistics from boot, never sent again (period 0)", 0, 3600, true, true},
-        {"statistics without a time", 3, 3600, false, false},
+        {"fresh statistics", 3, 1, 1, true, false},
+        {"statistics as old as STALE_STATS_S", 3, 1, STALE_STATS_S, true, false},
+        {"statistics that stopped coming", 3, 1, STALE_STATS_S + 1, true, true},
+        {"statistics from boot, never sent again (period 0)", 0, 1, 3600, true, true},
+        {"one sample, its period unknown", 0, 1, STALE_STATS_S + 1, true, true},
+        {"statistics every 15 s, 20 s old", 3, 15, 20, true, false},
+        {"statistics every 15 s that stopped coming", 3, 15, 31, true, true},
+        {"statistics every 60 s, twice SLOWEST_STATS_S old", 3, 60, 2 * SLOWEST_STATS_S, true,
+         false},
+        {"statistics every 60 s, older", 3, 60, 2 * SLOWEST_STATS_S + 1, true, true},
+        {"statistics without a time", 3, 1, 3600, false, false},
     };
     struct verdict v = {0};
     struct config cfg = default_config();
@@ -421,20 +430,27 @@ static void test_stale_statistics(void)
         struct guest g = {.name = "vm"};
         struct balloon_reading r;
         const char *nonsense;
-        long long now = 100000;
+        long long now = 100000, at = now - rows[i].age;
         unsigned long cycle = 0;
 
         for (int k = 0; k < rows[i].readings_before; k++) {
-            r = reading(512, 512, 300, now - rows[i].age - rows[i].readings_before + k);
-            see_guest(&h, &r, &cfg, ++cycle, now, &g, &nonsense);
+            long long before = at - (rows[i].readings_before - k) * rows[i].interval;
+
+            r = reading(512, 512, 300, before);
+            see_guest(&h, &r, &cfg, ++cycle, before, &g, &nonsense);
         }
-        r = reading(512, 512, 300, now - rows[i].age);
+        r = reading(512, 512, 300, at);
         r.has_last_update = rows[i].has_last_update;
         see_guest(&h, &r, &cfg, ++cycle, now, &g, &nonsense);
         if (g.has_unused == rows[i].stale)
             fail(&v, "%s: %s", rows[i].what, g.has_unused ? "used" : "dropped");
+        else if (!rows[i].stale && rows[i].has_last_update && rows[i].readings_before &&
+                 g.stats_interval_s != min_ll(rows[i].interval, SLOWEST_STATS_S))
+            fail(&v, "%s: an interval of %d s", rows[i].what, g.stats_interval_s);
     }
-    report("model: statistics older than STALE_STATS_S are dropped", &v);
+    report("model: statistics are dropped once older than two of the guest's periods, or "
+           "STALE_STATS_S while it is unknown",
+           &v);
 }
 
 /* Adaptive measures a guest by MemAvailable, and by MemFree where the guest
