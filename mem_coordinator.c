@@ -287,6 +287,9 @@ struct guest_history {
         long long used_kib;
     } use[USE_SAMPLES];
     int use_count;
+    long long rss_at_sample_kib; /* QEMU's resident set when its latest statistics came; -1: none */
+    long long last_rss_kib;      /* QEMU's resident set at the last look, and when; 0: none */
+    long long last_rss_at;
     unsigned long cycles_wasteful;
     unsigned long grows, shrinks; /* resizes libvirt took, for the metrics */
     /* Its virtio-mem and balloon features, from its XML, read again when
@@ -1030,7 +1033,8 @@ static struct config default_config(void)
 
 static struct guest_history fresh_history(void)
 {
-    return (struct guest_history){.overhead_kib = -1, .qemu_own_kib = -1, .deflated_used_kib = -1};
+    return (struct guest_history){
+        .overhead_kib = -1, .qemu_own_kib = -1, .deflated_used_kib = -1, .rss_at_sample_kib = -1};
 }
 
 /*
@@ -1298,6 +1302,32 @@ static void learn_qemu_own(struct guest_history *h, const struct balloon_reading
     g->qemu_own_kib = max_ll(0, h->qemu_own_kib);
 }
 
+/*
+ * The guest's statistics come on its own timer, every few seconds for some
+ * guests and late while it is busy (1-3 s under TCG for a guest growing at
+ * full speed); QEMU's resident set is read at every look. What QEMU newly
+ * holds since the latest statistics is memory the guest touched since: its
+ * free memory is that much less than they say, and its use grows at least
+ * as fast as QEMU's resident set does. Pages it touches again after freeing
+ * them are not seen, so this never overstates a guest's use. While its
+ * balloon moves, QEMU's resident set moves with it: no rate is read then.
+ */
+static void see_touches(struct guest_history *h, const struct balloon_reading *r, long long now,
+                        struct guest *g)
+{
+    if (h->rss_at_sample_kib >= 0 && r->rss_kib > h->rss_at_sample_kib) {
+        long long touched_kib = r->rss_kib - h->rss_at_sample_kib;
+
+        g->usable_kib = max_ll(0, g->usable_kib - touched_kib);
+        g->unused_kib = max_ll(0, g->unused_kib - touched_kib);
+    }
+    if (h->last_rss_at && now > h->last_rss_at && !h->target_kib)
+        g->use_rate_kib_s =
+            max_ll(g->use_rate_kib_s, (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at));
+    h->last_rss_kib = r->rss_kib;
+    h->last_rss_at = now;
+}
+
 /* How fast used memory grew between two of a guest's samples. */
 static long long rate_between(const struct guest_history *h, int from, int to)
 {
@@ -1331,6 +1361,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     if (!r->has_unused || !r->has_available)
         return;
     if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
+        h->rss_at_sample_kib = r->has_rss ? r->rss_kib : -1;
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
         h->use[h->use_count].at = at;
@@ -1350,6 +1381,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
     if (r->has_rss) {
         g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r), 0, g->usable_kib);
         learn_qemu_own(h, r, g);
+        see_touches(h, r, now, g);
     }
 }
 

@@ -536,6 +536,39 @@ static void test_qemu_own(void)
            &v);
 }
 
+/* Between two of a guest's statistics, what its QEMU newly holds is memory
+ * the guest touched: its free memory falls, and its use grows, by that much
+ * at least, before its statistics say so. */
+static void test_touched_between_statistics(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    struct guest_history h = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    const char *nonsense;
+    long long now = 100000, sampled = now;
+
+    for (unsigned long k = 1; k <= 6; k++) {
+        /* Statistics every 5 s, at rest at 800 MiB free; from the fourth
+         * look its QEMU holds 100 MiB more each second. */
+        if (k == 1 || k == 6)
+            sampled = now;
+        r = reading(1024, 1024, 800, sampled);
+        r.rss_kib = (300 + 100 * max_ll(0, (long long)k - 3)) * MIB;
+        r.has_rss = true;
+        see_guest(&h, &r, &cfg, k, now++, &g, &nonsense);
+        if (k == 5 && (g.usable_kib != 600 * MIB || g.use_rate_kib_s < 100 * MIB))
+            fail(&v, "200 MiB touched since its statistics: usable %lld KiB, rate %lld KiB/s; "
+                     "expected 600 MiB and 100 MiB/s at least",
+                 g.usable_kib, g.use_rate_kib_s);
+    }
+    if (g.usable_kib != 800 * MIB)
+        fail(&v, "new statistics: usable %lld KiB, expected what they say, 800 MiB", g.usable_kib);
+    report("model: memory QEMU newly holds between two statistics is the guest's use, seen at once",
+           &v);
+}
+
 /* A fresh history of a guest seen twice at rest at 1024 MiB, its balloon
  * deflating itself on an OOM or not. */
 static struct guest_history at_rest_1024(bool deflate_on_oom, const struct config *cfg,
@@ -859,6 +892,7 @@ int main(int argc, char **argv)
     test_stale_statistics();
     test_usable();
     test_qemu_own();
+    test_touched_between_statistics();
     test_deflate_on_oom();
     test_use_rate();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {

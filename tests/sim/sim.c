@@ -1128,9 +1128,9 @@ static void make_generous(struct sim_host *host)
  * issue's bar is none of each; until the policy gets there, no change may
  * make it worse unseen, and one that improves it lowers the bar.
  */
-#define BAR_FEASIBLE_LOST     633
-#define BAR_BELOW_RESERVE_S   506
-#define BAR_HOSTILE_EXCESS_GB 13965
+#define BAR_FEASIBLE_LOST     463
+#define BAR_BELOW_RESERVE_S   350
+#define BAR_HOSTILE_EXCESS_GB 13288
 
 static void check_bar(const struct score *adaptive)
 {
