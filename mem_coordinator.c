@@ -53,7 +53,7 @@
 #define HOST_RESERVE         256  /* MiB: host free memory never handed to guests */
 #define HOST_COMFORT         1024 /* MiB above HOST_RESERVE: with less, memory goes back by need */
 #define MIN_STEP             16   /* MiB: smaller resizes are not worth a balloon operation */
-#define GROWN_HOLD_DECISIONS 5    /* a guest that grew gives nothing back for this many of its policy's decisions */
+#define GROWN_HOLD_DECISIONS 5    /* decisions: a guest that grew gives nothing back this long */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
 #define CLAIM_S              10   /* s: how far ahead a grower's claim looks under contention */
 #define DEFAULT_POLICY       "adaptive"
@@ -109,20 +109,20 @@ struct policy;
 /* Everything a policy may consult besides the snapshot; sizes in KiB, as libvirt counts. */
 struct config {
     const struct policy *policy;
-    long long starve_kib;       /* free memory below this: starved */
-    long long waste_kib;        /* free memory above this: wasteful */
-    long long min_guest_kib;    /* floor for any balloon */
-    long long host_reserve_kib; /* host free memory never given away */
-    long long host_comfort_kib; /* room above the reserve below which memory goes back by need */
-    long long min_step_kib;     /* smallest resize made */
+    long long starve_kib;         /* free memory below this: starved */
+    long long waste_kib;          /* free memory above this: wasteful */
+    long long min_guest_kib;      /* floor for any balloon */
+    long long host_reserve_kib;   /* host free memory never given away */
+    long long host_comfort_kib;   /* room above the reserve below which memory goes back by need */
+    long long min_step_kib;       /* smallest resize made */
     unsigned long hold_decisions; /* a guest that grew gives nothing back for this many decisions */
-    int period_s;               /* how often what can wait is decided (seed: everything) */
-    int look_s;                 /* how often guests are read and the needy fed */
-    int lag_s;                  /* statistics' age plus a balloon's move, beyond a look */
-    long long growing_kib_s;    /* use that grows slower than this counts as flat */
-    unsigned long return_after; /* looks above the waste threshold before adaptive takes back */
-    long long return_step_kib;  /* the most adaptive takes back from a guest at once */
-    int claim_s;                /* under contention: how far ahead a grower's claim looks */
+    int period_s;                 /* how often what can wait is decided (seed: everything) */
+    int look_s;                   /* how often guests are read and the needy fed */
+    int lag_s;                    /* statistics' age plus a balloon's move, beyond a look */
+    long long growing_kib_s;      /* use that grows slower than this counts as flat */
+    unsigned long return_after;   /* looks above the waste threshold before adaptive takes back */
+    long long return_step_kib;    /* the most adaptive takes back from a guest at once */
+    int claim_s;                  /* under contention: how far ahead a grower's claim looks */
 };
 
 /* One running guest as the policy sees it. The balloon model fills in where
@@ -138,11 +138,11 @@ struct guest {
     long long use_rate_kib_s;      /* how fast its used memory grows; negative: shrinks */
     int stats_interval_s;          /* between its last two statistics; 0: not known yet */
     long long resident_usable_kib; /* of usable, what QEMU holds: taking it back frees it */
-    long long unheld_kib; /* of its balloon, what QEMU does not hold, whatever the guest reports */
-    long long qemu_own_kib; /* of resident_usable, what is QEMU's and its kernel's, at least */
-    long long guarantee_kib;       /* never shrunk below this (nor below the guest floor) */
-    long long deflated_kib; /* its balloon deflated itself to this on an OOM: its floor for now */
-    unsigned shares;        /* its priority against the other guests */
+    long long unheld_kib;    /* of its balloon, what QEMU does not hold, whatever it reports */
+    long long qemu_own_kib;  /* of resident_usable, what is QEMU's and its kernel's, at least */
+    long long guarantee_kib; /* never shrunk below this (nor below the guest floor) */
+    long long deflated_kib;  /* its balloon deflated itself to this on an OOM: its floor for now */
+    unsigned shares;         /* its priority against the other guests */
     unsigned long cycles_wasteful;     /* in a row with more usable than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
@@ -272,7 +272,7 @@ struct guest_history {
     long long span_low_kib;    /* the sizes it may pass through on its way there */
     long long span_high_kib;
     long long overhead_kib;    /* balloon size less the guest's total ("available"); -1: unknown */
-    long long qemu_own_kib;    /* QEMU's resident set beyond the guest's use and free, at least; -1: unknown */
+    long long qemu_own_kib;    /* least QEMU held beyond the guest's pages; -1: unknown */
     unsigned long grown_cycle; /* when we last grew it; 0: never */
     unsigned long unresponsive_until; /* cycle before which it is not asked to give */
     unsigned long refused_until;      /* cycle before which it is left alone */
@@ -748,8 +748,7 @@ static long long spare(const struct guest *g, const struct config *cfg, struct p
  * a roomy host only what it has held above the waste threshold for
  * return_after looks: a passing peak is left alone. Under pressure, its
  * spare at that pressure. */
-static long long due_back(const struct guest *g, const struct config *cfg,
-                          struct pressure pressure)
+static long long due_back(const struct guest *g, const struct config *cfg, struct pressure pressure)
 {
     if (pressure.room == 0 && g->cycles_wasteful < cfg->return_after)
         return 0;
@@ -836,7 +835,8 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
 {
     const struct guest *g = &snap->guests[needy_guest];
     long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
-    long long want = supply->to_need_only ? short_of_need : target_usable(g, cfg) - expected_usable(g);
+    long long want =
+        supply->to_need_only ? short_of_need : target_usable(g, cfg) - expected_usable(g);
     long long host_kib = host_room_for(plan, snap, cfg, g, supply->top_shares);
     const struct donor *donor = NULL;
     long long donor_kib = 0;
@@ -855,7 +855,8 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
         donor_kib = spare_for(snap, cfg, donor, g);
     if (donor && (donor_kib >= short_of_need || donor_kib > host_kib)) {
         if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor_kib)) ||
-            (host_room(plan, snap, cfg) < cfg->min_step_kib && host_pressure(plan, snap, cfg).room > 0 &&
+            (host_room(plan, snap, cfg) < cfg->min_step_kib &&
+             host_pressure(plan, snap, cfg).room > 0 &&
              plan_shrink_to_host(plan, snap, cfg, donor->guest, min_ll(want, donor_kib))))
             return;
     }
@@ -1294,8 +1295,8 @@ static void learn_qemu_own(struct guest_history *h, const struct balloon_reading
                            struct guest *g)
 {
     long long own_kib = r->rss_kib - used_of(r) - (g->usable_kib - g->unused_kib);
-    bool at_rest = !h->target_kib && h->cycles_unmoved > 0 &&
-                   llabs(g->use_rate_kib_s) < GROWING_RATE;
+    bool at_rest =
+        !h->target_kib && h->cycles_unmoved > 0 && llabs(g->use_rate_kib_s) < GROWING_RATE;
 
     if (at_rest && (h->qemu_own_kib < 0 || own_kib < h->qemu_own_kib))
         h->qemu_own_kib = max_ll(0, own_kib);

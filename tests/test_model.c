@@ -31,6 +31,18 @@ static struct balloon_reading reading(long long actual_mib, long long sampled_mi
     };
 }
 
+/* The same, with QEMU's resident set as libvirt reads it at the look. */
+static struct balloon_reading reading_rss(long long actual_mib, long long sampled_mib,
+                                          long long unused_mib, long long last_update,
+                                          long long rss_mib)
+{
+    struct balloon_reading r = reading(actual_mib, sampled_mib, unused_mib, last_update);
+
+    r.rss_kib = rss_mib * MIB;
+    r.has_rss = true;
+    return r;
+}
+
 /* A guest seen at rest at size_mib for two cycles, so its overhead is known. */
 static struct guest_history settled_at(long long size_mib, unsigned long *cycle, long long *now)
 {
@@ -514,22 +526,20 @@ static void test_qemu_own(void)
     long long now = 100000, used_mib = 1024 - OVERHEAD_MIB - 800;
 
     for (unsigned long k = 1; k <= 3; k++) {
-        r = reading(1024, 1024, 800, now);
-        r.rss_kib = (used_mib + 250) * MIB;
-        r.has_rss = true;
+        r = reading_rss(1024, 1024, 800, now, used_mib + 250);
         see_guest(&h, &r, &cfg, k, now++, &g, &nonsense);
     }
     if (g.qemu_own_kib != 250 * MIB || resident_unused(&g) != 0)
-        fail(&v, "at rest: QEMU's own %lld KiB, resident unused %lld KiB; expected 250 MiB and none",
+        fail(&v,
+             "at rest: QEMU's own %lld KiB, resident unused %lld KiB; expected 250 MiB and none",
              g.qemu_own_kib, resident_unused(&g));
     /* It touches 300 MiB and frees it: QEMU holds those pages now. */
-    r = reading(1024, 1024, 800, now);
-    r.rss_kib = (used_mib + 550) * MIB;
-    r.has_rss = true;
+    r = reading_rss(1024, 1024, 800, now, used_mib + 550);
     see_guest(&h, &r, &cfg, 4, now++, &g, &nonsense);
     if (g.qemu_own_kib != 250 * MIB || resident_unused(&g) != 300 * MIB)
-        fail(&v, "touched and freed 300 MiB: QEMU's own %lld KiB, resident unused %lld KiB; "
-                 "expected 250 and 300 MiB",
+        fail(&v,
+             "touched and freed 300 MiB: QEMU's own %lld KiB, resident unused %lld KiB; "
+             "expected 250 and 300 MiB",
              g.qemu_own_kib, resident_unused(&g));
     report("model: QEMU's own memory is learned at rest, and only pages the guest touched beyond "
            "it count as resident",
@@ -554,13 +564,12 @@ static void test_touched_between_statistics(void)
          * look its QEMU holds 100 MiB more each second. */
         if (k == 1 || k == 6)
             sampled = now;
-        r = reading(1024, 1024, 800, sampled);
-        r.rss_kib = (300 + 100 * max_ll(0, (long long)k - 3)) * MIB;
-        r.has_rss = true;
+        r = reading_rss(1024, 1024, 800, sampled, 300 + 100 * max_ll(0, (long long)k - 3));
         see_guest(&h, &r, &cfg, k, now++, &g, &nonsense);
         if (k == 5 && (g.usable_kib != 600 * MIB || g.use_rate_kib_s < 100 * MIB))
-            fail(&v, "200 MiB touched since its statistics: usable %lld KiB, rate %lld KiB/s; "
-                     "expected 600 MiB and 100 MiB/s at least",
+            fail(&v,
+                 "200 MiB touched since its statistics: usable %lld KiB, rate %lld KiB/s; "
+                 "expected 600 MiB and 100 MiB/s at least",
                  g.usable_kib, g.use_rate_kib_s);
     }
     if (g.usable_kib != 800 * MIB)

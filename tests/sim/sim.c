@@ -722,8 +722,8 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
             .history = fresh_history(),
         };
         /* What read_memory_devices finds in its XML. */
-        state[i].history.balloon = (struct balloon_features){g->free_page_reporting,
-                                                             g->deflate_on_oom};
+        state[i].history.balloon =
+            (struct balloon_features){g->free_page_reporting, g->deflate_on_oom};
         guest_statistics(g, &state[i], 0);
     }
     for (int t = 0; t < SIM_SECONDS; t++) {
