@@ -817,11 +817,9 @@ struct supply {
     size_t count;
     size_t next;         /* donors before it have given */
     unsigned top_shares; /* the most shares of any guest measured */
-    bool to_need_only;   /* the host can lift every needy guest to its need, not to its target */
 };
 
-/* Feed one needy guest up to its target (its need, while the host can lift
- * every needy guest to its need but not to its target): from the next donor in line if
+/* Feed one needy guest up to its target: from the next donor in line if
  * that lifts it to its need at least (it is fed again at the next look if
  * it must be), else from the host, else from whichever of the two has more.
  * Each donor gives once, so they are taken down the list. A donor with
@@ -835,8 +833,7 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
 {
     const struct guest *g = &snap->guests[needy_guest];
     long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
-    long long want =
-        supply->to_need_only ? short_of_need : target_usable(g, cfg) - expected_usable(g);
+    long long want = target_usable(g, cfg) - expected_usable(g);
     long long host_kib = host_room_for(plan, snap, cfg, g, supply->top_shares);
     const struct donor *donor = NULL;
     long long donor_kib = 0;
@@ -871,15 +868,6 @@ static long long claim(const struct guest *g, const struct config *cfg)
     long long ahead = cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * cfg->claim_s;
 
     return clamp_ll(ahead - expected_usable(g), 0, g->max_kib - g->target_kib);
-}
-
-/* What a needy guest wants to reach its need (to_need) or its target, up
- * to its max. */
-static long long want_of(const struct guest *g, const struct config *cfg, bool to_need)
-{
-    long long goal_kib = to_need ? needed_usable(g, cfg) : target_usable(g, cfg);
-
-    return clamp_ll(goal_kib - expected_usable(g), 0, g->max_kib - g->target_kib);
 }
 
 /* What is left of a needy guest's need once the plan has fed it. */
@@ -939,7 +927,7 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
     size_t *by_turn = calloc(snap->count + 1, sizeof(*by_turn));
     struct donor *donors = calloc(snap->count + 1, sizeof(*donors));
     size_t needy_count = 0, donor_count = 0;
-    long long claimed_kib = 0, needs_kib = 0, wants_kib = 0;
+    long long claimed_kib = 0;
     struct supply supply = {.donors = donors};
 
     if (!by_turn || !donors)
@@ -964,20 +952,12 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
     qsort(donors, donor_count, sizeof(*donors), giver_first);
     supply.count = donor_count;
     for (size_t i = 0; i < needy_count; i++) {
-        needs_kib += want_of(&snap->guests[by_turn[i]], cfg, true);
-        wants_kib += want_of(&snap->guests[by_turn[i]], cfg, false);
-    }
-    supply.to_need_only = wants_kib > plan->available_kib && needs_kib <= plan->available_kib;
-    for (size_t i = 0; i < needy_count; i++) {
         long long claim_kib = claim(&snap->guests[by_turn[i]], cfg);
 
-        /* While all the host can muster covers every needy guest's need
-         * until the next look's resize, each is fed. When it does not, a
-         * guest whose claim does not fit beside those served before it is
-         * left short: feeding it a slice would keep neither alive. Its
-         * claim is not counted, so a later guest that needs little is fed. */
-        if (needs_kib > plan->available_kib && i > 0 &&
-            claimed_kib + claim_kib > plan->available_kib)
+        /* A guest whose claim does not fit beside those served before it is
+         * left short: feeding it a slice would keep neither alive. Its claim
+         * is not counted, so a later guest that needs little is fed. */
+        if (i > 0 && claimed_kib + claim_kib > plan->available_kib)
             continue;
         claimed_kib += claim_kib;
         if (!plan_find(plan, by_turn[i]))
