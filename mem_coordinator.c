@@ -870,6 +870,16 @@ static long long claim(const struct guest *g, const struct config *cfg)
     return clamp_ll(ahead - expected_usable(g), 0, g->max_kib - g->target_kib);
 }
 
+/* A grower fed within the last looks that still grows, though not needy at
+ * this look (just fed): under contention it stays chosen, and its claim
+ * stands, until it stops growing. Served in turn look by look, two growers
+ * on a host with room for one took turns whenever the one being fed was
+ * not needy for a look, and both were OOM-killed half-way (e2e s15). */
+static bool chosen(const struct guest *g, const struct config *cfg)
+{
+    return guest_measured(g) && growing(g, cfg) && fed_ago(g) < 3;
+}
+
 /* What is left of a needy guest's need once the plan has fed it. */
 static long long unmet_need(const struct guest *g, const struct config *cfg,
                             const struct plan *plan, size_t guest)
@@ -943,6 +953,8 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
             by_turn[needy_count++] = i;
             continue;
         }
+        if (chosen(g, cfg))
+            claimed_kib += claim(g, cfg);
         if (worth_a_resize(whole_mib(spare_kib), cfg))
             donors[donor_count++] = donor_of(
                 snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
@@ -954,10 +966,11 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
     for (size_t i = 0; i < needy_count; i++) {
         long long claim_kib = claim(&snap->guests[by_turn[i]], cfg);
 
-        /* A guest whose claim does not fit beside those served before it is
-         * left short: feeding it a slice would keep neither alive. Its claim
-         * is not counted, so a later guest that needs little is fed. */
-        if (i > 0 && claimed_kib + claim_kib > plan->available_kib)
+        /* A guest whose claim does not fit beside those served before it,
+         * and those chosen before, is left short: feeding it a slice would
+         * keep neither alive. Its claim is not counted, so a later guest
+         * that needs little is fed. */
+        if ((i > 0 || claimed_kib > 0) && claimed_kib + claim_kib > plan->available_kib)
             continue;
         claimed_kib += claim_kib;
         if (!plan_find(plan, by_turn[i]))

@@ -1132,8 +1132,8 @@ static void make_generous(struct sim_host *host)
  * make it worse unseen, and one that improves it lowers the bar.
  */
 #define BAR_FEASIBLE_LOST     467
-#define BAR_BELOW_RESERVE_S   358
-#define BAR_HOSTILE_EXCESS_GB 13329
+#define BAR_BELOW_RESERVE_S   359
+#define BAR_HOSTILE_EXCESS_GB 13294
 
 static void check_bar(const struct score *adaptive)
 {
