@@ -870,14 +870,16 @@ static long long claim(const struct guest *g, const struct config *cfg)
     return clamp_ll(ahead - expected_usable(g), 0, g->max_kib - g->target_kib);
 }
 
-/* A grower fed within the last looks that still grows, though not needy at
- * this look (just fed): under contention it stays chosen, and its claim
- * stands, until it stops growing. Served in turn look by look, two growers
- * on a host with room for one took turns whenever the one being fed was
- * not needy for a look, and both were OOM-killed half-way (e2e s15). */
+/* A grower fed within its claim's horizon that still grows, though not
+ * needy at this look (fed enough for a few seconds): under contention it
+ * stays chosen, and its claim stands, until it stops growing. Served in
+ * turn look by look, two growers on a host with room for one took turns
+ * whenever the one being fed sat out a few looks, and both were OOM-killed
+ * half-way (e2e s15). */
 static bool chosen(const struct guest *g, const struct config *cfg)
 {
-    return guest_measured(g) && growing(g, cfg) && fed_ago(g) < 3;
+    return guest_measured(g) && growing(g, cfg) &&
+           g->cycles_since_growth < (unsigned long)(cfg->claim_s / cfg->look_s);
 }
 
 /* What is left of a needy guest's need once the plan has fed it. */
