@@ -599,12 +599,16 @@ static double seconds_left(const struct guest *g)
     return (double)max_ll(0, expected_usable(g)) / (double)max_ll(1024, g->use_rate_kib_s);
 }
 
-/* How many looks ago a guest was last fed, 3 for longer or never. Under
- * contention the guest fed last stays ahead, so the memory goes to one grower
- * whole instead of a slice to each in turn, which would keep neither alive. */
-static unsigned long fed_ago(const struct guest *g)
+/* How many looks ago a guest was last fed, up to its claim's horizon (for
+ * longer or never). Under contention the guest fed last stays ahead, so the
+ * memory goes to one grower whole instead of a slice to each in turn, which
+ * would keep neither alive: with three looks, a grower fed 200 MiB at once
+ * fell behind the other while it lived on that, and both died (e2e s15). */
+static unsigned long fed_ago(const struct guest *g, const struct config *cfg)
 {
-    return g->cycles_since_growth < 3 ? g->cycles_since_growth : 3;
+    unsigned long horizon = (unsigned long)max_ll(1, cfg->claim_s / cfg->look_s);
+
+    return g->cycles_since_growth < horizon ? g->cycles_since_growth : horizon;
 }
 
 struct urgency {
@@ -630,7 +634,8 @@ static int first_served(const void *a, const void *b)
 }
 
 /* Order needy guests by the turn they are served in. */
-static void sort_by_turn(const struct snapshot *snap, size_t *guests, size_t count)
+static void sort_by_turn(const struct snapshot *snap, const struct config *cfg, size_t *guests,
+                         size_t count)
 {
     struct urgency *order = calloc(count + 1, sizeof(*order));
 
@@ -639,7 +644,7 @@ static void sort_by_turn(const struct snapshot *snap, size_t *guests, size_t cou
     for (size_t i = 0; i < count; i++) {
         const struct guest *g = &snap->guests[guests[i]];
 
-        order[i] = (struct urgency){guests[i], g->shares, fed_ago(g), seconds_left(g)};
+        order[i] = (struct urgency){guests[i], g->shares, fed_ago(g, cfg), seconds_left(g)};
     }
     qsort(order, count, sizeof(*order), first_served);
     for (size_t i = 0; i < count; i++)
@@ -879,7 +884,7 @@ static long long claim(const struct guest *g, const struct config *cfg)
 static bool chosen(const struct guest *g, const struct config *cfg)
 {
     return guest_measured(g) && growing(g, cfg) &&
-           g->cycles_since_growth < (unsigned long)(cfg->claim_s / cfg->look_s);
+           fed_ago(g, cfg) < (unsigned long)max_ll(1, cfg->claim_s / cfg->look_s);
 }
 
 /* What is left of a needy guest's need once the plan has fed it. */
@@ -962,7 +967,7 @@ static void plan_adaptive(const struct snapshot *snap, const struct config *cfg,
                 snap, i, spare_kib, worth_a_resize(whole_mib(due_back(g, cfg, pressure)), cfg));
         plan->available_kib += spare(g, cfg, FULL_PRESSURE);
     }
-    sort_by_turn(snap, by_turn, needy_count);
+    sort_by_turn(snap, cfg, by_turn, needy_count);
     qsort(donors, donor_count, sizeof(*donors), giver_first);
     supply.count = donor_count;
     for (size_t i = 0; i < needy_count; i++) {
