@@ -816,7 +816,7 @@ static long long host_room_for(const struct plan *plan, const struct snapshot *s
     return g->shares < top_shares ? max_ll(0, room - cfg->host_comfort_kib) : room;
 }
 
-/* Where a look's needy guests are fed from, and how far. */
+/* Where a look's needy guests are fed from. */
 struct supply {
     const struct donor *donors; /* giver_first order */
     size_t count;
