@@ -1170,6 +1170,14 @@ static long long used_of(const struct balloon_reading *r)
     return r->has_unused && r->has_available ? r->available_kib - usable_of(r) : -1;
 }
 
+/* What a guest uses as far as the host can tell: no more than its QEMU holds
+ * (without swap on the host, every page a guest uses is resident), so a
+ * guest that claims memory it never touched as used shows no growth. */
+static long long used_seen(const struct balloon_reading *r)
+{
+    return r->has_rss ? min_ll(used_of(r), r->rss_kib) : used_of(r);
+}
+
 /*
  * A balloon with deflate-on-OOM gives its pages back to a guest that runs
  * out, instead of letting the guest's OOM killer act: a balloon that grew
@@ -1366,7 +1374,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
         h->use[h->use_count].at = at;
-        h->use[h->use_count++].used_kib = used_of(r);
+        h->use[h->use_count++].used_kib = used_seen(r);
     }
     n = h->use_count;
     if (n >= 2) {

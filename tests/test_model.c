@@ -578,6 +578,35 @@ static void test_touched_between_statistics(void)
            &v);
 }
 
+/* A guest whose statistics say its use grows 400 MiB a sample while its QEMU
+ * holds no more (the simulator's rate liar) shows no growth; one whose QEMU
+ * holds what it says shows its rate. */
+static void test_use_bounded_by_qemu(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+
+    for (int honest = 0; honest <= 1; honest++) {
+        struct guest_history h = fresh_history();
+        struct guest g = {.name = "vm"};
+        struct balloon_reading r;
+        const char *nonsense;
+        long long now = 100000;
+
+        for (unsigned long k = 1; k <= 4; k++, now++) {
+            long long used_mib = 300 + 400 * (long long)(k - 1);
+
+            r = reading_rss(2048, 2048, 2048 - OVERHEAD_MIB - used_mib, now,
+                            honest ? used_mib + 80 : 300);
+            see_guest(&h, &r, &cfg, k, now, &g, &nonsense);
+        }
+        if (honest ? g.use_rate_kib_s < 400 * MIB : g.use_rate_kib_s >= cfg.growing_kib_s)
+            fail(&v, "%s: rate %lld KiB/s, expected %s", honest ? "honest" : "liar",
+                 g.use_rate_kib_s, honest ? "400 MiB/s" : "none");
+    }
+    report("model: a guest uses no more than its QEMU holds, whatever it reports", &v);
+}
+
 /* A fresh history of a guest seen twice at rest at 1024 MiB, its balloon
  * deflating itself on an OOM or not. */
 static struct guest_history at_rest_1024(bool deflate_on_oom, const struct config *cfg,
@@ -902,6 +931,7 @@ int main(int argc, char **argv)
     test_usable();
     test_qemu_own();
     test_touched_between_statistics();
+    test_use_bounded_by_qemu();
     test_deflate_on_oom();
     test_use_rate();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {

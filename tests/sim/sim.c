@@ -307,8 +307,9 @@ struct run_result {
     long long starved_s, below_reserve_s, forced_below_s;
     double resident_mib_s, kept_guest_s;
     double hostile_excess_mib_s;
-    long long hostile_peak_kib; /* its largest balloon */
-    double balloons_mib_s;      /* every guest's balloon, integrated over the scored seconds */
+    double hostile_costly_mib_s; /* of that, while an honest guest starved or was killed */
+    long long hostile_peak_kib;  /* its largest balloon */
+    double balloons_mib_s;       /* every guest's balloon, integrated over the scored seconds */
     bool hostile_over; /* a hostile guest held more than its fair share by MIN_STEP at any second */
     bool left_reserve; /* the host went below its reserve beyond what was forced */
 };
@@ -697,6 +698,12 @@ static void trace_second(const struct sim_host *host, const struct guest_state *
     fprintf(trace_out, "\n");
 }
 
+/* Less than STARVATION_THRESHOLD beside its use (page cache counts as free). */
+static bool starving(const struct guest_state *s, const struct config *cfg)
+{
+    return s->actual_kib - KERNEL_OVERHEAD - s->use_kib < cfg->starve_kib;
+}
+
 static void run_host(const struct sim_host *host, const struct sim_policy *p,
                      struct run_result *out)
 {
@@ -728,6 +735,7 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
     }
     for (int t = 0; t < SIM_SECONDS; t++) {
         long long free_kib, lowest, held = 0;
+        bool others_short; /* an honest guest starved or was killed this second */
 
         for (size_t i = 0; t > 0 && i < host->count; i++) {
             if (state[i].dead)
@@ -736,6 +744,11 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
             guest_statistics(&host->guests[i], &state[i], t);
         }
         free_kib = host_free_after_oom(host, state, t, out, &lowest);
+        others_short = false;
+        for (size_t i = 0; i < host->count; i++)
+            others_short = others_short ||
+                           (host->guests[i].hostility == HONEST &&
+                            (state[i].lost ? state[i].lost_at == t : starving(&state[i], &cfg)));
         for (size_t i = 0; i < host->count; i++) {
             const struct guest_state *s = &state[i];
 
@@ -746,13 +759,13 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
                 min_ll(t ? out->least_free_kib[i] : LLONG_MAX,
                        s->actual_kib - KERNEL_OVERHEAD - s->use_kib - s->cache_kib);
             out->kept_guest_s += !s->lost;
-            out->starved_s += t < host->scored_s && !s->lost &&
-                              s->actual_kib - KERNEL_OVERHEAD - s->use_kib < cfg.starve_kib;
+            out->starved_s += t < host->scored_s && !s->lost && starving(s, &cfg);
             out->balloons_mib_s += t < host->scored_s ? (double)s->actual_kib / MIB : 0;
             if (host->guests[i].hostility != HONEST) {
                 long long over = s->actual_kib - fair_share(host, i, t, &cfg);
 
                 out->hostile_excess_mib_s += (double)max_ll(0, over) / MIB;
+                out->hostile_costly_mib_s += others_short ? (double)max_ll(0, over) / MIB : 0;
                 out->hostile_peak_kib = max_ll(out->hostile_peak_kib, s->actual_kib);
                 out->hostile_over = out->hostile_over || over > cfg.min_step_kib;
             }
@@ -992,7 +1005,7 @@ struct score {
     long long short_hosts, beyond_min, hosts_beyond_min, host_ooms;
     long long starved_s, below_reserve_s, forced_below_s;
     long long hostile_hosts, hostile_over;
-    double hostile_excess_mib_s;
+    double hostile_excess_mib_s, hostile_costly_mib_s;
     double resident_mib_s, kept_guest_s, oracle_resident_mib_s, oracle_kept_guest_s;
 };
 
@@ -1025,6 +1038,7 @@ static void add_score(struct score *s, const struct sim_host *host, const struct
     s->hostile_hosts += hostile;
     s->hostile_over += r->hostile_over;
     s->hostile_excess_mib_s += r->hostile_excess_mib_s;
+    s->hostile_costly_mib_s += r->hostile_costly_mib_s;
     s->resident_mib_s += r->resident_mib_s;
     s->kept_guest_s += r->kept_guest_s;
     s->oracle_resident_mib_s += o->resident_mib_s;
@@ -1045,20 +1059,22 @@ static void print_header(void)
     printf(
         "| policy | feasible lost (foresight only), share of feasible | lost beyond the oracle's "
         "minimum (hosts) | starved guest-s | s below reserve, unforced (forced) | hostile "
-        "GiB-s over fair share (hosts over) | memory / oracle | host OOM kills | killed at max "
+        "GiB-s over fair share, while others starved (hosts over) | memory / oracle | host OOM "
+        "kills | killed at max "
         "|\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
 }
 
 static void print_score(const char *name, const struct score *s)
 {
-    printf("| %s | %lld (%lld), %.1f%% | %lld (%lld) | %lld | %lld (%lld) | %.0f (%lld of %lld) "
-           "| %.2f | %lld | %lld |\n",
-           name, s->lost_feasible, s->lost_foresight,
-           s->feasible ? 100.0 * (double)s->lost_feasible / (double)s->feasible : 0, s->beyond_min,
-           s->hosts_beyond_min, s->starved_s, s->below_reserve_s, s->forced_below_s,
-           s->hostile_excess_mib_s / 1024, s->hostile_over, s->hostile_hosts, memory_ratio(s),
-           s->host_ooms, s->at_max);
+    printf(
+        "| %s | %lld (%lld), %.1f%% | %lld (%lld) | %lld | %lld (%lld) | %.0f, %.0f (%lld of %lld) "
+        "| %.2f | %lld | %lld |\n",
+        name, s->lost_feasible, s->lost_foresight,
+        s->feasible ? 100.0 * (double)s->lost_feasible / (double)s->feasible : 0, s->beyond_min,
+        s->hosts_beyond_min, s->starved_s, s->below_reserve_s, s->forced_below_s,
+        s->hostile_excess_mib_s / 1024, s->hostile_costly_mib_s / 1024, s->hostile_over,
+        s->hostile_hosts, memory_ratio(s), s->host_ooms, s->at_max);
 }
 
 /* Sanity checks of the simulator itself, and the probes' defects */
@@ -1131,9 +1147,9 @@ static void make_generous(struct sim_host *host)
  * issue's bar is none of each; until the policy gets there, no change may
  * make it worse unseen, and one that improves it lowers the bar.
  */
-#define BAR_FEASIBLE_LOST     470
-#define BAR_BELOW_RESERVE_S   372
-#define BAR_HOSTILE_EXCESS_GB 13284
+#define BAR_FEASIBLE_LOST     465
+#define BAR_BELOW_RESERVE_S   373
+#define BAR_HOSTILE_EXCESS_GB 9807
 
 static void check_bar(const struct score *adaptive)
 {
