@@ -896,31 +896,74 @@ static long long unmet_need(const struct guest *g, const struct config *cfg,
     return max_ll(0, needed_usable(g, cfg) - expected_usable(g) - (r ? r->delta_kib : 0));
 }
 
+/* What givers give above a level: each what it has beyond it. */
+static long long above_level(const long long *kib, size_t count, long long level_kib)
+{
+    long long sum_kib = 0;
+
+    for (size_t i = 0; i < count; i++)
+        sum_kib += max_ll(0, kib[i] - level_kib);
+    return sum_kib;
+}
+
+/* The highest level at which givers together give wanted_kib, the richest
+ * first; 0 when all they have is not enough. */
+static long long level_for(const long long *kib, size_t count, long long wanted_kib)
+{
+    long long low = 0, high = 0;
+
+    for (size_t i = 0; i < count; i++)
+        high = max_ll(high, kib[i]);
+    while (low < high) {
+        long long mid = low + (high - low + 1) / 2;
+
+        if (above_level(kib, count, mid) >= wanted_kib)
+            low = mid;
+        else
+            high = mid - 1;
+    }
+    return low;
+}
+
 /* Memory goes back to the host by the host's need. Under pressure, at every
  * look, idle guests first (VMware ESX taxes idle memory the same way), then
- * those of fewer shares, then memory QEMU holds (giver_first), each down to
- * what it keeps at that pressure, until the host has its comfort again,
- * counting what is already on its way back. Once a PERIOD, every guest
- * gives what it has held above its waste threshold, whatever the host's
- * room. givers: scratch room for every guest. */
+ * those of fewer shares (giver_first), until the host has its comfort
+ * again, counting what is already on its way back. Guests of one kind give
+ * the richest first, down to a level all keep above their lines: taken down
+ * to its line one after another, a guest that burst next was left its bare
+ * need while others kept gigabytes. Once a PERIOD, every guest gives what
+ * it has held above its waste threshold, whatever the host's room. givers:
+ * scratch room for every guest. */
 static void take_back(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                       struct donor *givers)
 {
     struct pressure pressure = host_pressure(plan, snap, cfg);
     long long wanted =
         cfg->host_comfort_kib - host_room(plan, snap, cfg) - snap->host_returning_kib;
+    long long *offer = calloc(snap->count + 1, sizeof(*offer));
     size_t count = 0;
 
-    for (size_t i = 0; pressure.room > 0 && i < snap->count; i++) {
-        long long kib = whole_mib(due_back(&snap->guests[i], cfg, pressure));
+    for (size_t i = 0; offer && pressure.room > 0 && i < snap->count; i++) {
+        long long kib = whole_mib(spare(&snap->guests[i], cfg, pressure));
 
         if (worth_a_resize(kib, cfg) && !plan_find(plan, i))
             givers[count++] = donor_of(snap, i, kib, growing(&snap->guests[i], cfg));
     }
     qsort(givers, count, sizeof(*givers), giver_first);
-    for (size_t i = 0; i < count && wanted > 0; i++)
-        if (plan_shrink_to_host(plan, snap, cfg, givers[i].guest, min_ll(givers[i].kib, wanted)))
-            wanted += plan->resizes[plan->count - 1].delta_kib;
+    for (size_t kind = 0, next; kind < count && wanted > 0; kind = next) {
+        long long level_kib;
+
+        for (next = kind; next < count && givers[next].later == givers[kind].later &&
+                          givers[next].shares == givers[kind].shares;
+             next++)
+            offer[next - kind] = givers[next].kib;
+        level_kib = level_for(offer, next - kind, wanted);
+        for (size_t i = kind; i < next && wanted > 0; i++)
+            if (plan_shrink_to_host(plan, snap, cfg, givers[i].guest,
+                                    min_ll(givers[i].kib - level_kib, cfg->return_step_kib)))
+                wanted += plan->resizes[plan->count - 1].delta_kib;
+    }
+    free(offer);
     for (size_t i = 0; snap->period_due && i < snap->count; i++)
         plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg, NO_PRESSURE));
 }

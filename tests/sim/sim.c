@@ -1147,9 +1147,9 @@ static void make_generous(struct sim_host *host)
  * issue's bar is none of each; until the policy gets there, no change may
  * make it worse unseen, and one that improves it lowers the bar.
  */
-#define BAR_FEASIBLE_LOST     465
-#define BAR_BELOW_RESERVE_S   373
-#define BAR_HOSTILE_EXCESS_GB 9807
+#define BAR_FEASIBLE_LOST     429
+#define BAR_BELOW_RESERVE_S   277
+#define BAR_HOSTILE_EXCESS_GB 9661
 
 static void check_bar(const struct score *adaptive)
 {
