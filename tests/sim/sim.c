@@ -310,6 +310,8 @@ struct run_result {
     double hostile_costly_mib_s; /* of that, while an honest guest starved or was killed */
     long long hostile_peak_kib;  /* its largest balloon */
     double balloons_mib_s;       /* every guest's balloon, integrated over the scored seconds */
+    double qemu_mib_s;           /* and every QEMU's resident set */
+    long long qemu_peak_kib;     /* the most the QEMUs held at once in those seconds */
     bool hostile_over; /* a hostile guest held more than its fair share by MIN_STEP at any second */
     bool left_reserve; /* the host went below its reserve beyond what was forced */
 };
@@ -771,6 +773,10 @@ static void run_host(const struct sim_host *host, const struct sim_policy *p,
             }
         }
         out->resident_mib_s += (double)held / MIB;
+        if (t < host->scored_s) {
+            out->qemu_mib_s += (double)held / MIB;
+            out->qemu_peak_kib = max_ll(out->qemu_peak_kib, held);
+        }
         if (lowest < cfg.host_reserve_kib) {
             bool forced = host->total_kib - host->other_kib[t] - least_held(host, state) <
                           cfg.host_reserve_kib;
@@ -1486,7 +1492,8 @@ static void show_bench(void)
 
     printf(
         "| scenario | policy | PERIOD | OOM kills below max / all | starved guest-s | mean total "
-        "MiB |\n| --- | --- | --- | --- | --- | --- |\n");
+        "MiB | mean QEMU RSS MiB | peak QEMU RSS MiB |\n| --- | --- | --- | --- | --- | --- | --- "
+        "| --- |\n");
     for (size_t b = 0; b < sizeof(bench_scenarios) / sizeof(bench_scenarios[0]); b++)
         for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
             struct run_result r;
@@ -1494,9 +1501,10 @@ static void show_bench(void)
             bench_host(&bench_scenarios[b], &host);
             host.period_s = runs[k].period_s;
             run_host(&host, &sim_policies[strcmp(runs[k].policy, "seed") == 0], &r);
-            printf("| %s | %s | %d | %d/%d | %lld | %.0f |\n", bench_scenarios[b].name,
-                   runs[k].policy, runs[k].period_s, r.lost, r.lost + r.at_max, r.starved_s,
-                   r.balloons_mib_s / host.scored_s);
+            printf("| %s | %s | %d | %d/%d | %lld | %.0f | %.0f | %lld |\n",
+                   bench_scenarios[b].name, runs[k].policy, runs[k].period_s, r.lost,
+                   r.lost + r.at_max, r.starved_s, r.balloons_mib_s / host.scored_s,
+                   r.qemu_mib_s / host.scored_s, r.qemu_peak_kib / MIB);
         }
 }
 
