@@ -1339,17 +1339,19 @@ static void note_resize(struct guest_history *h, const struct guest *g, long lon
  * be trimmed of untouched pages at every PERIOD, each trim freeing nothing.
  * Its least is learned: QEMU's resident set less the guest's use and page
  * cache is that and the free pages the guest touched, never less than that.
- * Taken only at rest (balloon still, use flat): a move or a use caught
- * between the statistics and QEMU's figure would read too low.
- */
+ * Taken with the balloon still and the use not falling: a move or a fall
+ * caught between the statistics and QEMU's figure would read too low, where
+ * a growth reads high, which the least discards. Taken only with the use
+ * flat, a guest first seen growing, then freeing 1.2 GiB (make bench's
+ * give-and-take) had all of it learned as QEMU's own, and nothing went back
+ * while that stood. */
 static void learn_qemu_own(struct guest_history *h, const struct balloon_reading *r,
                            struct guest *g)
 {
     long long own_kib = r->rss_kib - used_of(r) - (g->usable_kib - g->unused_kib);
-    bool at_rest =
-        !h->target_kib && h->cycles_unmoved > 0 && llabs(g->use_rate_kib_s) < GROWING_RATE;
+    bool steady = !h->target_kib && h->cycles_unmoved > 0 && g->use_rate_kib_s > -GROWING_RATE;
 
-    if (at_rest && (h->qemu_own_kib < 0 || own_kib < h->qemu_own_kib))
+    if (steady && (h->qemu_own_kib < 0 || own_kib < h->qemu_own_kib))
         h->qemu_own_kib = max_ll(0, own_kib);
     g->qemu_own_kib = max_ll(0, h->qemu_own_kib);
 }

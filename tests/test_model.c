@@ -546,6 +546,33 @@ static void test_qemu_own(void)
            &v);
 }
 
+/* make bench's give-and-take: a guest first seen growing 20 MiB/s with 200
+ * MiB free, its QEMU holding 150 MiB of its own, then freeing 1000 MiB. What
+ * it freed is resident and goes back; it is not QEMU's own. */
+static void test_qemu_own_seen_growing(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    struct guest_history h = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    const char *nonsense;
+    long long now = 100000, peak_used_mib = 1536 - OVERHEAD_MIB - 140;
+
+    for (unsigned long k = 1; k <= 8; k++, now++) {
+        long long unused_mib = k <= 3 ? 200 - 20 * (long long)k : 1200;
+
+        r = reading_rss(1536, 1536, unused_mib, now, peak_used_mib + 150);
+        see_guest(&h, &r, &cfg, k, now, &g, &nonsense);
+    }
+    if (g.qemu_own_kib > 150 * MIB + 2 * 20 * MIB || resident_unused(&g) < 950 * MIB)
+        fail(&v, "QEMU's own %lld KiB, resident unused %lld KiB; expected about 150 and 1000 MiB",
+             g.qemu_own_kib, resident_unused(&g));
+    report("model: QEMU's own memory is learned from a guest seen growing, not from what it freed "
+           "later",
+           &v);
+}
+
 /* Between two of a guest's statistics, what its QEMU newly holds is memory
  * the guest touched: its free memory falls, and its use grows, by that much
  * at least, before its statistics say so. */
@@ -930,6 +957,7 @@ int main(int argc, char **argv)
     test_stale_statistics();
     test_usable();
     test_qemu_own();
+    test_qemu_own_seen_growing();
     test_touched_between_statistics();
     test_use_bounded_by_qemu();
     test_deflate_on_oom();

@@ -1155,7 +1155,7 @@ static void make_generous(struct sim_host *host)
  */
 #define BAR_FEASIBLE_LOST     429
 #define BAR_BELOW_RESERVE_S   277
-#define BAR_HOSTILE_EXCESS_GB 9661
+#define BAR_HOSTILE_EXCESS_GB 9929
 
 static void check_bar(const struct score *adaptive)
 {
