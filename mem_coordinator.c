@@ -377,6 +377,15 @@ static void plan_add(struct plan *plan, size_t guest, long long delta_kib, size_
     };
 }
 
+/* The host's free memory above its reserve, less the growths under way and
+ * this plan's: what it has now, if no guest touches what it holds. */
+static long long host_free_room(const struct plan *plan, const struct snapshot *snap,
+                                const struct config *cfg)
+{
+    return max_ll(0, snap->host_free_kib - snap->host_promised_kib - cfg->host_reserve_kib -
+                         plan->host_given_kib);
+}
+
 /* What the host can still hand out. A balloon deflated into a guest costs
  * the host nothing until the guest touches the pages, and then it costs
  * without asking: unused memory QEMU does not hold is the guests' to touch,
@@ -385,8 +394,7 @@ static void plan_add(struct plan *plan, size_t guest, long long delta_kib, size_
 static long long host_room(const struct plan *plan, const struct snapshot *snap,
                            const struct config *cfg)
 {
-    return max_ll(0, snap->host_free_kib - snap->host_promised_kib - snap->host_untouched_kib -
-                         cfg->host_reserve_kib - plan->host_given_kib);
+    return max_ll(0, host_free_room(plan, snap, cfg) - snap->host_untouched_kib);
 }
 
 static bool worth_a_resize(long long kib, const struct config *cfg)
@@ -401,13 +409,15 @@ static long long guest_floor(const struct guest *g, const struct config *cfg)
     return max_ll(max_ll(cfg->min_guest_kib, g->guarantee_kib), g->deflated_kib);
 }
 
-/* Grow a guest by up to want_kib of host memory, within its max and the host reserve. */
+/* Grow a guest by up to want_kib of host memory, within its max and the
+ * host's free memory above its reserve. The caller bounds want_kib by the
+ * host's room where it must. */
 static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
                                 const struct config *cfg, size_t guest, long long want_kib)
 {
     const struct guest *g = &snap->guests[guest];
     long long kib =
-        min_ll(want_kib, min_ll(g->max_kib - g->target_kib, host_room(plan, snap, cfg)));
+        min_ll(want_kib, min_ll(g->max_kib - g->target_kib, host_free_room(plan, snap, cfg)));
 
     kib = whole_mib(kib);
     if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
@@ -547,7 +557,8 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
             plan_move(plan, snap, cfg, wasteful, starved,
                       min_ll(spare_kib / 2, spare_kib - cfg->starve_kib - cfg->min_step_kib)))
             return;
-        plan_grow_from_host(plan, snap, cfg, starved, cfg->waste_kib);
+        plan_grow_from_host(plan, snap, cfg, starved,
+                            min_ll(cfg->waste_kib, host_room(plan, snap, cfg)));
         return;
     }
     wasteful = most_wasteful(snap, cfg, SIZE_MAX);
@@ -805,15 +816,14 @@ static long long spare_for(const struct snapshot *snap, const struct config *cfg
     return min_ll(donor->kib, spare(&snap->guests[donor->guest], cfg, NO_PRESSURE));
 }
 
-/* What the host may give a guest: a guest with fewer shares than another may
- * not take the host's last comfort, so that its claims never put the host
- * under the pressure that takes memory back from guests of more shares. */
-static long long host_room_for(const struct plan *plan, const struct snapshot *snap,
-                               const struct config *cfg, const struct guest *g, unsigned top_shares)
+/* What of room_kib the host may give a guest: a guest with fewer shares than
+ * another may not take the host's last comfort, so that its claims never put
+ * the host under the pressure that takes memory back from guests of more
+ * shares. */
+static long long room_for(long long room_kib, const struct config *cfg, const struct guest *g,
+                          unsigned top_shares)
 {
-    long long room = host_room(plan, snap, cfg);
-
-    return g->shares < top_shares ? max_ll(0, room - cfg->host_comfort_kib) : room;
+    return g->shares < top_shares ? max_ll(0, room_kib - cfg->host_comfort_kib) : room_kib;
 }
 
 /* Where a look's needy guests are fed from. */
@@ -839,8 +849,16 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
     const struct guest *g = &snap->guests[needy_guest];
     long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
     long long want = target_usable(g, cfg) - expected_usable(g);
-    long long host_kib = host_room_for(plan, snap, cfg, g, supply->top_shares);
+    long long host_kib = room_for(host_room(plan, snap, cfg), cfg, g, supply->top_shares);
     const struct donor *donor = NULL;
+
+    /* Its bare need comes from the host's free memory itself when the room
+     * the guests' untouched memory leaves is short: a guest that runs out
+     * now is sure harm, the others touching all they hold at once only a
+     * possible one, which take_back meets by taking their memory back. */
+    if (host_kib < short_of_need)
+        host_kib = max_ll(host_kib, min_ll(short_of_need, room_for(host_free_room(plan, snap, cfg),
+                                                                   cfg, g, supply->top_shares)));
     long long donor_kib = 0;
 
     while (supply->next < supply->count && plan_find(plan, supply->donors[supply->next].guest))

@@ -17,7 +17,7 @@ static const char *peer_name(const struct snapshot *snap, const struct resize *r
 static void check_rules(const struct snapshot *snap, const struct config *cfg,
                         const struct plan *plan, struct verdict *v)
 {
-    long long from_host_kib = 0;
+    long long from_host_kib = 0, bare_needs_kib = 0;
 
     for (size_t i = 0; i < plan->count; i++) {
         const struct resize *r = &plan->resizes[i];
@@ -53,8 +53,10 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
         if (r->delta_kib % 1024)
             fail(v, "%s changed by %lld KiB, not whole MiB", g->name, r->delta_kib);
         /* A move draws on the host too until its donor has given. */
-        if (r->delta_kib > 0)
+        if (r->delta_kib > 0) {
             from_host_kib += r->delta_kib;
+            bare_needs_kib += max_ll(0, needed_usable(g, cfg) - expected_usable(g));
+        }
         if (r->peer == PEER_HOST)
             continue;
         const struct resize *back = plan_find(plan, r->peer);
@@ -62,10 +64,17 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
             fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));
     }
     if (from_host_kib > 0 &&
-        snap->host_free_kib - snap->host_promised_kib - snap->host_untouched_kib - from_host_kib <
-            cfg->host_reserve_kib)
+        snap->host_free_kib - snap->host_promised_kib - from_host_kib < cfg->host_reserve_kib)
         fail(v, "host gives %lld KiB of %lld free (%lld promised), into its reserve", from_host_kib,
              snap->host_free_kib, snap->host_promised_kib);
+    /* Memory the guests may touch is given only to meet a bare need. */
+    if (from_host_kib >
+        bare_needs_kib + max_ll(0, snap->host_free_kib - snap->host_promised_kib -
+                                       snap->host_untouched_kib - cfg->host_reserve_kib))
+        fail(v,
+             "host gives %lld KiB, beyond its room and the %lld KiB its guests lack of their bare "
+             "needs",
+             from_host_kib, bare_needs_kib);
     /* Taken back between PERIODs only by the host's need. */
     for (size_t i = 0; i < plan->count && !snap->period_due; i++)
         if (plan->resizes[i].peer == PEER_HOST && plan->resizes[i].delta_kib < 0 &&
