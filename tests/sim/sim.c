@@ -338,17 +338,23 @@ static void guest_second(const struct sim_guest *g, struct guest_state *s, int t
     long long before = s->actual_kib, want, mem_total;
 
     if (s->target_kib != s->actual_kib && (g->stuck_from < 0 || t < g->stuck_from)) {
-        long long speed = (s->target_kib > s->actual_kib ? DEFLATE_KIB_S : INFLATE_KIB_S) /
-                          (s->busy ? BUSY_SLOWDOWN : 1);
+        long long slowdown = s->busy ? BUSY_SLOWDOWN : 1;
 
         if (s->target_kib > s->actual_kib) {
-            s->actual_kib = min_ll(s->target_kib, s->actual_kib + speed);
+            s->actual_kib = min_ll(s->target_kib, s->actual_kib + DEFLATE_KIB_S / slowdown);
         } else {
-            /* Inflating takes free pages and page cache, never what is in use. */
+            /* Inflating takes free pages and page cache, never what is in use:
+             * pages QEMU holds first, at their speed, then untouched ones in
+             * what is left of the second. */
             long long lowest = KERNEL_OVERHEAD + s->use_kib + OOM_MARGIN;
+            long long touched_free =
+                max_ll(0, s->resident_kib - KERNEL_OVERHEAD - s->use_kib - s->cache_kib);
+            long long touched_speed = INFLATE_TOUCHED_KIB_S / slowdown;
+            long long step = min_ll(touched_free, touched_speed);
 
+            step += INFLATE_KIB_S / slowdown * (touched_speed - step) / touched_speed;
             s->actual_kib =
-                max_ll(s->target_kib, max_ll(s->actual_kib - speed, min_ll(lowest, before)));
+                max_ll(s->target_kib, max_ll(s->actual_kib - step, min_ll(lowest, before)));
         }
     }
     if (s->actual_kib < before) {
@@ -834,8 +840,7 @@ static void least_resident(const struct sim_guest *g, const long long *use, bool
     for (int t = 1; t < SIM_SECONDS; t++) {
         /* A reader's page cache is left out: it needs none, and is never busy reading. */
         bool busy = kept && t >= 2 && llabs(use[t - 1] - use[t - 2]) > BUSY_KIB_S;
-        long long speed = INFLATE_KIB_S / (busy ? BUSY_SLOWDOWN : 1);
-
+        long long speed = INFLATE_TOUCHED_KIB_S / (busy ? BUSY_SLOWDOWN : 1);
         long long kept_kib = r[t - 1];
 
         if (g->stuck_from < 0 || t < g->stuck_from)
@@ -1162,9 +1167,9 @@ static void make_generous(struct sim_host *host)
  * issue's bar is none of each; until the policy gets there, no change may
  * make it worse unseen, and one that improves it lowers the bar.
  */
-#define BAR_FEASIBLE_LOST     340
-#define BAR_BELOW_RESERVE_S   406
-#define BAR_HOSTILE_EXCESS_GB 9155
+#define BAR_FEASIBLE_LOST     367
+#define BAR_BELOW_RESERVE_S   498
+#define BAR_HOSTILE_EXCESS_GB 9908
 
 static void check_bar(const struct score *adaptive)
 {
