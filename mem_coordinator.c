@@ -853,11 +853,14 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
     const struct donor *donor = NULL;
 
     /* Its bare need comes from the host's free memory itself when the room
-     * the guests' untouched memory leaves is short: a guest that runs out
-     * now is sure harm, the others touching all they hold at once only a
-     * possible one, which take_back meets by taking their memory back. */
+     * the guests' untouched memory leaves is short, while that keeps the
+     * host's comfort: a guest that runs out now is sure harm, the others
+     * touching all they hold at once only a possible one, which take_back
+     * meets by taking their memory back. Nearer the reserve, what guests
+     * and their QEMUs touch next would take the host below it. */
     if (host_kib < short_of_need)
-        host_kib = max_ll(host_kib, min_ll(short_of_need, room_for(host_free_room(plan, snap, cfg),
+        host_kib = max_ll(host_kib, min_ll(short_of_need, room_for(host_free_room(plan, snap, cfg) -
+                                                                       cfg->host_comfort_kib,
                                                                    cfg, g, supply->top_shares)));
     long long donor_kib = 0;
 
