@@ -826,6 +826,25 @@ static long long room_for(long long room_kib, const struct config *cfg, const st
     return g->shares < top_shares ? max_ll(0, room_kib - cfg->host_comfort_kib) : room_kib;
 }
 
+/* What the host may give a needy guest short_of_need below its bare need
+ * (the starvation line and its growth over its horizon): its room, or that
+ * need from its free memory itself where the guests' untouched memory
+ * leaves no room, while the host keeps its comfort. A guest that runs out
+ * now is sure harm, the others touching all they hold at once only a
+ * possible one, which take_back meets by taking their memory back; nearer
+ * the reserve, what guests and their QEMUs touch next would take the host
+ * below it. */
+static long long host_gives(const struct plan *plan, const struct snapshot *snap,
+                            const struct config *cfg, const struct guest *g,
+                            long long short_of_need, unsigned top_shares)
+{
+    long long room_kib = room_for(host_room(plan, snap, cfg), cfg, g, top_shares);
+    long long free_kib =
+        room_for(host_free_room(plan, snap, cfg) - cfg->host_comfort_kib, cfg, g, top_shares);
+
+    return max_ll(room_kib, min_ll(short_of_need, free_kib));
+}
+
 /* Where a look's needy guests are fed from. */
 struct supply {
     const struct donor *donors; /* giver_first order */
@@ -849,19 +868,8 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
     const struct guest *g = &snap->guests[needy_guest];
     long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
     long long want = target_usable(g, cfg) - expected_usable(g);
-    long long host_kib = room_for(host_room(plan, snap, cfg), cfg, g, supply->top_shares);
+    long long host_kib = host_gives(plan, snap, cfg, g, short_of_need, supply->top_shares);
     const struct donor *donor = NULL;
-
-    /* Its bare need comes from the host's free memory itself when the room
-     * the guests' untouched memory leaves is short, while that keeps the
-     * host's comfort: a guest that runs out now is sure harm, the others
-     * touching all they hold at once only a possible one, which take_back
-     * meets by taking their memory back. Nearer the reserve, what guests
-     * and their QEMUs touch next would take the host below it. */
-    if (host_kib < short_of_need)
-        host_kib = max_ll(host_kib, min_ll(short_of_need, room_for(host_free_room(plan, snap, cfg) -
-                                                                       cfg->host_comfort_kib,
-                                                                   cfg, g, supply->top_shares)));
     long long donor_kib = 0;
 
     while (supply->next < supply->count && plan_find(plan, supply->donors[supply->next].guest))
