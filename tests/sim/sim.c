@@ -511,10 +511,6 @@ static void sim_apply(const struct sim_host *host, struct guest_state *state, co
 
 /* Baselines, written from their published rules. */
 
-/* oVirt MOM's balloon rule: every 10 s, a host with less than 20% free is
- * under pressure and each guest with more than 20% of its size free shrinks
- * toward 20% free; otherwise each guest with less grows toward it; 5% of
- * its size a step at most. */
 /* A baseline's growth, within the host's room as the program counts it
  * (untouched memory owed): the same bound the baselines had when they were
  * scored first, so that their lines stay the yardstick. */
@@ -524,6 +520,10 @@ static void grow_within_room(struct plan *plan, const struct snapshot *snap,
     plan_grow_from_host(plan, snap, cfg, guest, min_ll(want_kib, host_room(plan, snap, cfg)));
 }
 
+/* oVirt MOM's balloon rule: every 10 s, a host with less than 20% free is
+ * under pressure and each guest with more than 20% of its size free shrinks
+ * toward 20% free; otherwise each guest with less grows toward it; 5% of
+ * its size a step at most. */
 static void plan_mom(const struct snapshot *snap, const struct config *cfg,
                      const struct host_view *host, struct plan *plan)
 {
