@@ -9,8 +9,9 @@
  * back once a PERIOD while the host has room, and faster as it runs short.
  *
  * The file reads top to bottom: tunables, types, policy, balloon model,
- * messages, libvirt layer (reading a cycle, resizing), cycle output,
- * options, main loop (a cycle, signals, reconnection, the loop).
+ * messages, libvirt layer (statistics, domain XML, metadata, reading a
+ * cycle, resizing), cycle output, options, main loop (a cycle, signals,
+ * reconnection, the loop).
  */
 
 #define _GNU_SOURCE
@@ -1785,6 +1786,8 @@ static void forget_unseen_guests(struct coordinator *co)
         qsort(co->history, kept, sizeof(*co->history), compare_uuids);
 }
 
+/* libvirt layer: statistics */
+
 /* libvirt's figures are unsigned, and a guest may report anything. One past
  * any real memory size (or date) is taken as absent, so that sums of them
  * cannot overflow. */
@@ -1875,6 +1878,8 @@ static bool read_domain_balloon(virDomainPtr dom, struct balloon_reading *r)
         return false;
     return sane_figure(dominfo.maxMem, &r->max_kib);
 }
+
+/* libvirt layer: domain XML */
 
 /* A whole number from low to high, and nothing else: what the command line
  * and libvirt's XML say, and what a guest's metadata may. strtoll would
@@ -2123,6 +2128,8 @@ static void handle_missing_stats(struct coordinator *co, virDomainPtr dom,
     }
 }
 
+/* libvirt layer: metadata (a guest's settings) */
+
 /* Bumped when libvirt says a guest's metadata in our namespace changed (on
  * libvirt's event thread), and by the main thread to read them all again. */
 static unsigned long settings_generation = 1;
@@ -2297,6 +2304,8 @@ static bool use_settings(virDomainPtr dom, long long max_kib, struct guest_histo
     g->guarantee_kib = history->settings.guarantee_kib;
     return history->settings_generation && !history->settings.left_alone;
 }
+
+/* libvirt layer: reading a cycle */
 
 /* A guest's balloon figures this cycle: from its record, or asked one by
  * one for drivers whose bulk statistics carry none; false when it is gone. */
@@ -2667,6 +2676,8 @@ static void close_connection(struct coordinator *co)
     virConnectClose(co->conn);
     co->conn = NULL;
 }
+
+/* libvirt layer: resizing */
 
 static bool guest_vanished(void)
 {
