@@ -927,32 +927,44 @@ static long long unmet_need(const struct guest *g, const struct config *cfg,
 }
 
 /* What givers give above a level: each what it has beyond it. */
-static long long above_level(const long long *kib, size_t count, long long level_kib)
+static long long above_level(const struct donor *givers, size_t count, long long level_kib)
 {
     long long sum_kib = 0;
 
     for (size_t i = 0; i < count; i++)
-        sum_kib += max_ll(0, kib[i] - level_kib);
+        sum_kib += max_ll(0, givers[i].kib - level_kib);
     return sum_kib;
 }
 
 /* The highest level at which givers together give wanted_kib, the richest
  * first; 0 when all they have is not enough. */
-static long long level_for(const long long *kib, size_t count, long long wanted_kib)
+static long long level_for(const struct donor *givers, size_t count, long long wanted_kib)
 {
     long long low = 0, high = 0;
 
     for (size_t i = 0; i < count; i++)
-        high = max_ll(high, kib[i]);
+        high = max_ll(high, givers[i].kib);
     while (low < high) {
         long long mid = low + (high - low + 1) / 2;
 
-        if (above_level(kib, count, mid) >= wanted_kib)
+        if (above_level(givers, count, mid) >= wanted_kib)
             low = mid;
         else
             high = mid - 1;
     }
     return low;
+}
+
+/* Past the last giver sorted beside first that is of its kind: growing or
+ * not, and of its shares. */
+static size_t end_of_kind(const struct donor *givers, size_t count, size_t first)
+{
+    size_t end = first + 1;
+
+    while (end < count && givers[end].later == givers[first].later &&
+           givers[end].shares == givers[first].shares)
+        end++;
+    return end;
 }
 
 /* Memory goes back to the host by the host's need. Under pressure, at every
@@ -970,10 +982,9 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
     struct pressure pressure = host_pressure(plan, snap, cfg);
     long long wanted =
         cfg->host_comfort_kib - host_room(plan, snap, cfg) - snap->host_returning_kib;
-    long long *offer = calloc(snap->count + 1, sizeof(*offer));
     size_t count = 0;
 
-    for (size_t i = 0; offer && pressure.room > 0 && i < snap->count; i++) {
+    for (size_t i = 0; pressure.room > 0 && i < snap->count; i++) {
         long long kib = whole_mib(spare(&snap->guests[i], cfg, pressure));
 
         if (worth_a_resize(kib, cfg) && !plan_find(plan, i))
@@ -983,17 +994,13 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
     for (size_t kind = 0, next; kind < count && wanted > 0; kind = next) {
         long long level_kib;
 
-        for (next = kind; next < count && givers[next].later == givers[kind].later &&
-                          givers[next].shares == givers[kind].shares;
-             next++)
-            offer[next - kind] = givers[next].kib;
-        level_kib = level_for(offer, next - kind, wanted);
+        next = end_of_kind(givers, count, kind);
+        level_kib = level_for(givers + kind, next - kind, wanted);
         for (size_t i = kind; i < next && wanted > 0; i++)
             if (plan_shrink_to_host(plan, snap, cfg, givers[i].guest,
                                     min_ll(givers[i].kib - level_kib, cfg->return_step_kib)))
                 wanted += plan->resizes[plan->count - 1].delta_kib;
     }
-    free(offer);
     for (size_t i = 0; snap->period_due && i < snap->count; i++)
         plan_shrink_to_host(plan, snap, cfg, i, due_back(&snap->guests[i], cfg, NO_PRESSURE));
 }
