@@ -398,6 +398,19 @@ static long long host_room(const struct plan *plan, const struct snapshot *snap,
     return max_ll(0, host_free_room(plan, snap, cfg) - snap->host_untouched_kib);
 }
 
+/* What the host can carry of a move between guests: its room, or its free
+ * memory while it keeps its comfort. A move costs the host nothing once the
+ * donor has given, so what guests may touch later does not bar it; counted
+ * against the room alone, moves stopped on hosts whose balloons add up to
+ * more than they have, and a grower was left unfed beside gigabytes free
+ * while donor after donor gave to the host instead. */
+static long long host_carries(const struct plan *plan, const struct snapshot *snap,
+                              const struct config *cfg)
+{
+    return max_ll(host_room(plan, snap, cfg),
+                  host_free_room(plan, snap, cfg) - cfg->host_comfort_kib);
+}
+
 static bool worth_a_resize(long long kib, const struct config *cfg)
 {
     return kib > 0 && kib >= cfg->min_step_kib;
@@ -464,17 +477,18 @@ static bool plan_shrink_to_host(struct plan *plan, const struct snapshot *snap,
 /* Move up to want_kib from one guest to another; both ends clamp together, so
  * the receiver gets exactly what the donor gives. A receiver's balloon
  * deflates faster than its donor's inflates, so for a moment the host
- * carries both: a move is counted against the host's room like a growth
- * from the host. The caller has asked its policy whether the donor may give. */
+ * carries both: a move is bounded by carry_kib, and counted as given by the
+ * host like a growth. The caller has asked its policy whether the donor may
+ * give. */
 static bool plan_move(struct plan *plan, const struct snapshot *snap, const struct config *cfg,
-                      size_t donor, size_t receiver, long long want_kib)
+                      size_t donor, size_t receiver, long long want_kib, long long carry_kib)
 {
     const struct guest *from = &snap->guests[donor];
     const struct guest *to = &snap->guests[receiver];
     long long kib = min_ll(
         want_kib, min_ll(to->max_kib - to->target_kib, from->target_kib - guest_floor(from, cfg)));
 
-    kib = whole_mib(min_ll(kib, host_room(plan, snap, cfg)));
+    kib = whole_mib(min_ll(kib, carry_kib));
     if (!worth_a_resize(kib, cfg) || donor == receiver || plan_find(plan, donor) ||
         plan_find(plan, receiver))
         return false;
@@ -556,7 +570,8 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
          * max, the donor near the floor) leaves the host to feed the guest. */
         if (spare_kib > cfg->waste_kib &&
             plan_move(plan, snap, cfg, wasteful, starved,
-                      min_ll(spare_kib / 2, spare_kib - cfg->starve_kib - cfg->min_step_kib)))
+                      min_ll(spare_kib / 2, spare_kib - cfg->starve_kib - cfg->min_step_kib),
+                      host_room(plan, snap, cfg)))
             return;
         plan_grow_from_host(plan, snap, cfg, starved,
                             min_ll(cfg->waste_kib, host_room(plan, snap, cfg)));
@@ -860,7 +875,7 @@ struct supply {
  * Each donor gives once, so they are taken down the list. A donor with
  * memory due back (later) gives it to the host, and the host feeds instead
  * while it can: as a donor it gave a grower a few dozen MiB a look and held
- * the rest. A move the host cannot carry for a moment (plan_move) becomes
+ * the rest. A move the host cannot carry for a moment (host_carries) becomes
  * the donor's memory back to the host, and the guest is fed from there once
  * it has come. */
 static void feed(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
@@ -886,7 +901,8 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
     if (donor)
         donor_kib = spare_for(snap, cfg, donor, g);
     if (donor && (donor_kib >= short_of_need || donor_kib > host_kib)) {
-        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor_kib)) ||
+        if (plan_move(plan, snap, cfg, donor->guest, needy_guest, min_ll(want, donor_kib),
+                      host_carries(plan, snap, cfg)) ||
             (host_room(plan, snap, cfg) < cfg->min_step_kib &&
              host_pressure(plan, snap, cfg).room > 0 &&
              plan_shrink_to_host(plan, snap, cfg, donor->guest, min_ll(want, donor_kib))))

@@ -17,7 +17,7 @@ static const char *peer_name(const struct snapshot *snap, const struct resize *r
 static void check_rules(const struct snapshot *snap, const struct config *cfg,
                         const struct plan *plan, struct verdict *v)
 {
-    long long from_host_kib = 0, bare_needs_kib = 0;
+    long long from_host_kib = 0, moved_kib = 0, bare_needs_kib = 0;
 
     for (size_t i = 0; i < plan->count; i++) {
         const struct resize *r = &plan->resizes[i];
@@ -59,6 +59,7 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
         }
         if (r->peer == PEER_HOST)
             continue;
+        moved_kib += max_ll(0, r->delta_kib);
         const struct resize *back = plan_find(plan, r->peer);
         if (!back || back->peer != r->guest || back->delta_kib != -r->delta_kib)
             fail(v, "%s's move with %s does not balance", g->name, peer_name(snap, r));
@@ -67,14 +68,19 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
         snap->host_free_kib - snap->host_promised_kib - from_host_kib < cfg->host_reserve_kib)
         fail(v, "host gives %lld KiB of %lld free (%lld promised), into its reserve", from_host_kib,
              snap->host_free_kib, snap->host_promised_kib);
-    /* Memory the guests may touch is given only to meet a bare need. */
+    /* Memory the guests may touch is given only to meet a bare need; a move,
+     * which the host carries only until its donor has given, also while the
+     * host keeps its comfort. */
     if (from_host_kib >
-        bare_needs_kib + max_ll(0, snap->host_free_kib - snap->host_promised_kib -
-                                       snap->host_untouched_kib - cfg->host_reserve_kib))
+            bare_needs_kib + max_ll(0, snap->host_free_kib - snap->host_promised_kib -
+                                           snap->host_untouched_kib - cfg->host_reserve_kib) &&
+        (from_host_kib > moved_kib + bare_needs_kib ||
+         from_host_kib > snap->host_free_kib - snap->host_promised_kib - cfg->host_reserve_kib -
+                             cfg->host_comfort_kib))
         fail(v,
-             "host gives %lld KiB, beyond its room and the %lld KiB its guests lack of their bare "
-             "needs",
-             from_host_kib, bare_needs_kib);
+             "host gives %lld KiB (%lld of it moves), beyond its room, its comfort and the %lld "
+             "KiB its guests lack of their bare needs",
+             from_host_kib, moved_kib, bare_needs_kib);
     /* Taken back between PERIODs only by the host's need. */
     for (size_t i = 0; i < plan->count && !snap->period_due; i++)
         if (plan->resizes[i].peer == PEER_HOST && plan->resizes[i].delta_kib < 0 &&
