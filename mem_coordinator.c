@@ -57,6 +57,7 @@
 #define GROWN_HOLD_DECISIONS 5    /* decisions: a guest that grew gives nothing back this long */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
 #define CLAIM_S              10   /* s: how far ahead a grower's claim looks under contention */
+#define BURST_MEMORY_S       60 /* s: a guest keeps room for a burst no look could follow this long */
 #define DEFAULT_POLICY       "adaptive"
 
 #ifndef VERSION
@@ -124,6 +125,7 @@ struct config {
     unsigned long return_after;   /* looks above the waste threshold before adaptive takes back */
     long long return_step_kib;    /* the most adaptive takes back from a guest at once */
     int claim_s;                  /* under contention: how far ahead a grower's claim looks */
+    int burst_memory_s;           /* how long a guest keeps room for a burst no look could follow */
 };
 
 /* One running guest as the policy sees it. The balloon model fills in where
@@ -144,6 +146,7 @@ struct guest {
     long long guarantee_kib; /* never shrunk below this (nor below the guest floor) */
     long long deflated_kib;  /* its balloon deflated itself to this on an OOM: its floor for now */
     unsigned shares;         /* its priority against the other guests */
+    long long burst_kib;     /* how far its use rose in its last burst above its use now */
     unsigned long cycles_wasteful;     /* in a row with more usable than the waste threshold */
     unsigned long cycles_since_growth; /* ULONG_MAX: never grown */
     bool has_unused;                   /* false while its balloon reports no statistics */
@@ -289,7 +292,9 @@ struct guest_history {
     } use[USE_SAMPLES];
     int use_count;
     long long rss_at_sample_kib; /* QEMU's resident set when its latest statistics came; -1: none */
-    long long last_rss_kib;      /* QEMU's resident set at the last look, and when; 0: none */
+    long long burst_peak_kib;    /* the most it used in its last burst */
+    long long burst_at;     /* its last statistics that rose faster than a look follows; 0: never */
+    long long last_rss_kib; /* QEMU's resident set at the last look, and when; 0: none */
     long long last_rss_at;
     unsigned long cycles_wasteful;
     unsigned long grows, shrinks; /* resizes libvirt took, for the metrics */
@@ -738,15 +743,19 @@ static struct pressure host_pressure(const struct plan *plan, const struct snaps
 }
 
 /* What a guest keeps free when memory is taken from it. On a roomy host,
- * the waste threshold and a horizon of its growth: a quiet guest starts its
- * next burst on what it has, where memory taken back would gain the host
- * nothing. As the host's free memory nears its reserve, less, down to the
- * guest's bare need at the reserve. */
+ * the waste threshold and a horizon of its growth, or room for its last
+ * burst no look could follow while it remembers one: a quiet guest starts
+ * its next burst on what it has, where memory taken back would gain the
+ * host nothing. As the host's free memory nears its reserve, less, down to
+ * the guest's bare need at the reserve. Trimmed to the waste line after a
+ * burst, guests were killed by their next (two in three of the simulator's
+ * lost bursters had burst before). */
 static long long kept_usable(const struct guest *g, const struct config *cfg,
                              struct pressure pressure)
 {
-    return needed_usable(g, cfg) +
-           (long long)((double)(cfg->waste_kib - cfg->starve_kib) * (1 - pressure.memory));
+    long long headroom_kib = max_ll(cfg->waste_kib - cfg->starve_kib, g->burst_kib);
+
+    return needed_usable(g, cfg) + (long long)((double)headroom_kib * (1 - pressure.memory));
 }
 
 /* Of a guest's MemFree, what QEMU holds: its usable memory held, less the
@@ -1121,6 +1130,7 @@ static struct config default_config(void)
         .return_after = RETURN_AFTER_CYCLES,
         .return_step_kib = RETURN_STEP * 1024LL,
         .claim_s = CLAIM_S,
+        .burst_memory_s = BURST_MEMORY_S,
     };
 }
 
@@ -1441,6 +1451,28 @@ static long long rate_between(const struct guest_history *h, int from, int to)
     return (h->use[to].used_kib - h->use[from].used_kib) / (h->use[to].at - h->use[from].at);
 }
 
+/* A rise in use within a guest's horizon beyond what it keeps free at rest
+ * is a burst no look can follow: by the time it is seen and fed the guest is
+ * dead, and only the room it had saves it. Bursts come again (a build, a
+ * batch, a storm of requests), so the guest keeps room to reach the peak of
+ * its last for burst_memory_s after it. A guest touches what it bursts into,
+ * so the rise is in QEMU's resident set too (used_seen): a burst claimed in
+ * the statistics alone wins nothing. */
+static void note_burst(struct guest_history *h, const struct config *cfg, const struct guest *g)
+{
+    int n = h->use_count;
+    long long at = h->use[n - 1].at, used_kib = h->use[n - 1].used_kib, low_kib = used_kib;
+
+    for (int k = n - 2; k >= 0 && at - h->use[k].at <= horizon_s(g, cfg); k--)
+        low_kib = min_ll(low_kib, h->use[k].used_kib);
+    if (used_kib - low_kib <= cfg->waste_kib)
+        return;
+    if (!h->burst_at || at - h->burst_at >= cfg->burst_memory_s)
+        h->burst_peak_kib = 0;
+    h->burst_peak_kib = max_ll(h->burst_peak_kib, used_kib);
+    h->burst_at = at;
+}
+
 /* How fast a guest's used memory grows, from its own statistics: used is
  * available - unused, which a balloon's move leaves alone. The rate is the
  * whole window's, or the last interval's where that grows faster, so a
@@ -1450,24 +1482,27 @@ static long long rate_between(const struct guest_history *h, int from, int to)
  * filled only in part; the next look, a second later, sees it whole.
  * Readings are taken as they come: under emulation a steady growth can read
  * a few MiB/s in one interval and its full rate in the next. */
-static void track_use(struct guest_history *h, const struct balloon_reading *r, long long waste_kib,
-                      long long now, struct guest *g)
+static void track_use(struct guest_history *h, const struct balloon_reading *r,
+                      const struct config *cfg, long long now, struct guest *g)
 {
     long long at = r->has_last_update ? r->last_update : now;
     long long window, last;
+    bool fresh;
     int n;
 
     h->cycles_wasteful =
-        guest_measured(g) && expected_usable(g) > waste_kib ? h->cycles_wasteful + 1 : 0;
+        guest_measured(g) && expected_usable(g) > cfg->waste_kib ? h->cycles_wasteful + 1 : 0;
     g->cycles_wasteful = h->cycles_wasteful;
     g->use_rate_kib_s = 0;
     g->stats_interval_s = 0;
+    g->burst_kib = 0;
     g->resident_usable_kib = r->has_unused ? g->usable_kib : 0;
     g->qemu_own_kib = 0;
     g->unheld_kib = r->has_rss ? max_ll(0, r->actual_kib - r->rss_kib) : 0;
     if (!r->has_unused || !r->has_available)
         return;
-    if (h->use_count == 0 || at > h->use[h->use_count - 1].at) {
+    fresh = h->use_count == 0 || at > h->use[h->use_count - 1].at;
+    if (fresh) {
         h->rss_at_sample_kib = r->has_rss ? r->rss_kib : -1;
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
@@ -1480,7 +1515,11 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r, 
         window = rate_between(h, 0, n - 1);
         last = rate_between(h, n - 2, n - 1);
         g->use_rate_kib_s = last > 0 && last > window ? last : window;
+        if (fresh)
+            note_burst(h, cfg, g);
     }
+    if (h->burst_at && now - h->burst_at < cfg->burst_memory_s)
+        g->burst_kib = max_ll(0, h->burst_peak_kib - h->use[n - 1].used_kib);
     /* QEMU's resident memory beyond what the guest uses: its page cache,
      * and pages it touched and freed, which its balloon hands back to the
      * host. Pages it never touched cost the host nothing, and taking them
@@ -1537,7 +1576,7 @@ static enum balloon_event see_guest(struct guest_history *h, struct balloon_read
     /* Use wobbles by the band between the thresholds while a guest is fed and trimmed. */
     deflated = follow_deflation(h, r, cycle, cfg->waste_kib - cfg->starve_kib);
     event = follow_balloon(h, r, cycle, now, g);
-    track_use(h, r, cfg->waste_kib, now, g);
+    track_use(h, r, cfg, now, g);
     return deflated ? BALLOON_DEFLATED : event;
 }
 

@@ -724,6 +724,7 @@ static void test_use_rate(void)
         {"a guest that grows again after a fall grows", 4, {900, 201, 201, 261}, 60},
         {"the window holds the last USE_SAMPLES statistics", 5, {0, 900, 900, 900, 900}, 0},
     };
+    struct config cfg = default_config();
     struct verdict v = {0};
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -735,7 +736,7 @@ static void test_use_rate(void)
             struct balloon_reading r =
                 reading(2048, 2048, 2048 - OVERHEAD_MIB - rows[i].used[k], 1000 + k);
 
-            track_use(&h, &r, default_config().waste_kib, 1000 + k, &g);
+            track_use(&h, &r, &cfg, 1000 + k, &g);
         }
         if (g.use_rate_kib_s / MIB != rows[i].rate)
             fail(&v, "%s: %lld MiB/s, expected %lld", rows[i].what, g.use_rate_kib_s / MIB,
@@ -743,6 +744,58 @@ static void test_use_rate(void)
     }
     report("model: the rate of use sees a growth at once, its end slowly, a fall while it lasts",
            &v);
+}
+
+/* The room a guest keeps for a burst, from its used memory at its statistics,
+ * a second apart, and a look some seconds after the last. */
+static void test_burst_room(void)
+{
+    static const struct {
+        const char *what;
+        int samples;
+        long long used[USE_SAMPLES + 1]; /* MiB, oldest first */
+        long long rss;                   /* MiB QEMU holds at every look; 0: not read */
+        int look_after;                  /* s after the last statistics */
+        long long room;                  /* MiB of burst room expected */
+    } rows[] = {
+        {"a rise no look can follow leaves room for its peak once it falls",
+         4,
+         {200, 200, 900, 200},
+         0,
+         0,
+         700},
+        {"the room is what the burst rose above the use now", 4, {200, 900, 600, 600}, 0, 0, 300},
+        {"at its peak, no room beyond it", 3, {200, 900, 900}, 0, 0, 0},
+        {"a growth a look can follow leaves none", 5, {200, 300, 400, 500, 200}, 0, 0, 0},
+        {"the room is kept BURST_MEMORY_S", 4, {200, 200, 900, 200}, 0, BURST_MEMORY_S - 2, 700},
+        {"and no longer", 4, {200, 200, 900, 200}, 0, BURST_MEMORY_S, 0},
+        {"a burst claimed in the statistics but not in QEMU's resident set leaves none",
+         4,
+         {200, 200, 900, 200},
+         400,
+         0,
+         0},
+    };
+    struct config cfg = default_config();
+    struct verdict v = {0};
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct guest_history h = fresh_history();
+        struct guest g = {.name = "vm"};
+
+        for (int k = 0; k < rows[i].samples; k++) {
+            long long unused = 2048 - OVERHEAD_MIB - rows[i].used[k];
+            struct balloon_reading r = rows[i].rss
+                                           ? reading_rss(2048, 2048, unused, 1000 + k, rows[i].rss)
+                                           : reading(2048, 2048, unused, 1000 + k);
+            bool last = k == rows[i].samples - 1;
+
+            track_use(&h, &r, &cfg, 1000 + k + (last ? rows[i].look_after : 0), &g);
+        }
+        if (g.burst_kib / MIB != rows[i].room)
+            fail(&v, "%s: %lld MiB, expected %lld", rows[i].what, g.burst_kib / MIB, rows[i].room);
+    }
+    report("model: a guest keeps room for a burst no look could follow, for a while", &v);
 }
 
 /* Replay */
@@ -962,6 +1015,7 @@ int main(int argc, char **argv)
     test_use_bounded_by_qemu();
     test_deflate_on_oom();
     test_use_rate();
+    test_burst_room();
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
         replay_trace(argv[1], "seed-s3.json", s3_loads, &policies[i]);
         replay_trace(argv[1], "seed-s2.json", s2_loads, &policies[i]);

@@ -30,6 +30,7 @@ struct guest_row {
     long long cache;        /* MiB of page cache it may drop: usable is unused and cache */
     long long deflated;     /* MiB its balloon deflated itself to on an OOM */
     long long unheld;       /* MiB of its balloon QEMU does not hold, whatever it reports */
+    long long burst;        /* MiB its use rose in its last burst above its use now */
 };
 
 struct expected_resize {
@@ -403,6 +404,14 @@ static const struct policy_case adaptive_cases[] = {
     {"on a roomy host memory a guest never touched stays: its next burst's headroom",
      {{"vm1", 512, 406, 2048, .wasteful = 9, .untouched = 406}},
      4096},
+    {"a guest that burst faster than a look can follow keeps room for that burst a while",
+     {{"vm1", 1024, 900, 2048, .wasteful = 9, .burst = 800}},
+     4096},
+    {"and gives back only what lies beyond it",
+     {{"vm1", 1600, 1400, 2048, .wasteful = 9, .burst = 800}},
+     4096,
+     0,
+     {{"vm1", -450, "host"}}},
     {"the last step back leaves the waste threshold unused",
      {{"vm1", 1024, 400, 2048, .wasteful = RETURN_AFTER_CYCLES}},
      4096,
@@ -600,6 +609,23 @@ static const struct policy_case adaptive_cases[] = {
      0,
      10,
      true},
+    {"short of room only for what guests may touch, a guest that burst keeps room for its burst",
+     {{"vm1", 1024, 700, 2048, .untouched = 700, .burst = 600},
+      {"vm2", 2048, 1500, 4096, .untouched = 1500}},
+     256 + 2000, /* gigabytes free, but the guests may touch more */
+     0,
+     {{"vm2", -512, "host"}},
+     0,
+     10,
+     true},
+    {"near its reserve the host takes a burst's room back too",
+     {{"vm1", 1024, 900, 2048, .burst = 800}},
+     256 + 100,
+     0,
+     {{"vm1", -512, "host"}},
+     0,
+     10,
+     true},
     {"under pressure, guests of equal shares give the richest first, down to one level",
      {{"vm1", 1024, 600, 2048, .untouched = 600}, {"vm2", 1024, 900, 2048, .untouched = 900}},
      256 + 624 + 1500, /* the host holds what the guests never touched */
@@ -725,6 +751,7 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .resident_usable_kib = (rows[n].unused + rows[n].cache - rows[n].untouched) * 1024,
             .deflated_kib = rows[n].deflated * 1024,
             .unheld_kib = rows[n].unheld * 1024,
+            .burst_kib = rows[n].burst * 1024,
             .cycles_wasteful = rows[n].wasteful,
             .cycles_since_growth = rows[n].grown ? rows[n].grown : ULONG_MAX,
             .has_unused = rows[n].unused != NO_STATS,
