@@ -858,14 +858,15 @@ static long long room_for(long long room_kib, const struct config *cfg, const st
  * now is sure harm, the others touching all they hold at once only a
  * possible one, which take_back meets by taking their memory back; nearer
  * the reserve, what guests and their QEMUs touch next would take the host
- * below it. */
+ * below it. Shares do not bar a bare need: they say who gives back first
+ * when a guest of more shares needs the memory, not who starves while it
+ * stands free. */
 static long long host_gives(const struct plan *plan, const struct snapshot *snap,
                             const struct config *cfg, const struct guest *g,
                             long long short_of_need, unsigned top_shares)
 {
     long long room_kib = room_for(host_room(plan, snap, cfg), cfg, g, top_shares);
-    long long free_kib =
-        room_for(host_free_room(plan, snap, cfg) - cfg->host_comfort_kib, cfg, g, top_shares);
+    long long free_kib = host_free_room(plan, snap, cfg) - cfg->host_comfort_kib;
 
     return max_ll(room_kib, min_ll(short_of_need, free_kib));
 }
