@@ -3182,9 +3182,9 @@ static void trace_cycle(const struct coordinator *co, const struct cycle *cycle)
                 balloon->free_page_reporting ? "true" : "false",
                 balloon->deflate_on_oom ? "true" : "false");
         fprintf(out,
-                ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"settling\":%s,"
-                "\"unresponsive\":%s,\"refused\":%s,\"delta_kib\":%lld",
-                g->coming_kib, g->use_rate_kib_s, g->settling ? "true" : "false",
+                ",\"coming_kib\":%lld,\"use_rate_kib_s\":%lld,\"burst_kib\":%lld,"
+                "\"settling\":%s,\"unresponsive\":%s,\"refused\":%s,\"delta_kib\":%lld",
+                g->coming_kib, g->use_rate_kib_s, g->burst_kib, g->settling ? "true" : "false",
                 g->unresponsive ? "true" : "false", g->refused ? "true" : "false",
                 r ? r->delta_kib : 0);
         if (r) {
