@@ -421,6 +421,14 @@ static bool worth_a_resize(long long kib, const struct config *cfg)
     return kib > 0 && kib >= cfg->min_step_kib;
 }
 
+/* A growth worth a resize, or the last few MiB to a guest's max: a guest fed
+ * that close to its max and still needy runs out without them (the
+ * simulator lost 256 guests on 10,000 hosts 1 to 15 MiB below their max). */
+static bool worth_growing(const struct guest *g, long long kib, const struct config *cfg)
+{
+    return worth_a_resize(kib, cfg) || (kib > 0 && g->max_kib - g->target_kib - kib < 1024);
+}
+
 /* The least a guest may hold: the floor for every guest, its guarantee, or
  * what its balloon deflated itself to when the guest ran out. */
 static long long guest_floor(const struct guest *g, const struct config *cfg)
@@ -439,7 +447,7 @@ static bool plan_grow_from_host(struct plan *plan, const struct snapshot *snap,
         min_ll(want_kib, min_ll(g->max_kib - g->target_kib, host_free_room(plan, snap, cfg)));
 
     kib = whole_mib(kib);
-    if (!worth_a_resize(kib, cfg) || plan_find(plan, guest))
+    if (!worth_growing(g, kib, cfg) || plan_find(plan, guest))
         return false;
     plan_add(plan, guest, kib, PEER_HOST);
     plan->host_given_kib += kib;
@@ -494,7 +502,7 @@ static bool plan_move(struct plan *plan, const struct snapshot *snap, const stru
         want_kib, min_ll(to->max_kib - to->target_kib, from->target_kib - guest_floor(from, cfg)));
 
     kib = whole_mib(min_ll(kib, carry_kib));
-    if (!worth_a_resize(kib, cfg) || donor == receiver || plan_find(plan, donor) ||
+    if (!worth_growing(to, kib, cfg) || donor == receiver || plan_find(plan, donor) ||
         plan_find(plan, receiver))
         return false;
     plan_add(plan, donor, -kib, receiver);
@@ -620,8 +628,8 @@ static bool needy(const struct guest *g, const struct config *cfg)
     long long need_kib = needed_usable(g, cfg);
     long long unheld_then_kib = g->unheld_kib + g->target_kib - g->actual_kib;
 
-    return guest_measured(g) && can_grow(g, cfg) && expected_usable(g) < need_kib &&
-           unheld_then_kib < need_kib;
+    return guest_measured(g) && g->max_kib - g->target_kib >= 1024 &&
+           expected_usable(g) < need_kib && unheld_then_kib < need_kib;
 }
 
 /* Seconds until a guest runs out at its rate; one whose use does not grow

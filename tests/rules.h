@@ -13,6 +13,17 @@ static const char *peer_name(const struct snapshot *snap, const struct resize *r
     return r->peer < snap->count ? snap->guests[r->peer].name : "a guest past the snapshot";
 }
 
+/* Whether a resize takes the guest it feeds (itself, or its peer in a move)
+ * to within a MiB of its max. */
+static bool to_its_max(const struct snapshot *snap, const struct resize *r)
+{
+    const struct guest *fed = r->delta_kib > 0       ? &snap->guests[r->guest]
+                              : r->peer != PEER_HOST ? &snap->guests[r->peer]
+                                                     : NULL;
+
+    return fed && fed->max_kib - fed->target_kib - llabs(r->delta_kib) < 1024;
+}
+
 /* The rules every policy keeps, whatever it decides. */
 static void check_rules(const struct snapshot *snap, const struct config *cfg,
                         const struct plan *plan, struct verdict *v)
@@ -48,7 +59,8 @@ static void check_rules(const struct snapshot *snap, const struct config *cfg,
                  g->cycles_since_growth);
         if (r->delta_kib < 0 && g->unresponsive)
             fail(v, "%s shrunk though its balloon did not follow the last shrink", g->name);
-        if (llabs(r->delta_kib) < cfg->min_step_kib || r->delta_kib == 0)
+        /* Smaller steps only to take a guest to its max, the last MiB it can have. */
+        if ((llabs(r->delta_kib) < cfg->min_step_kib && !to_its_max(snap, r)) || r->delta_kib == 0)
             fail(v, "%s changed by %lld KiB, under the minimum step", g->name, r->delta_kib);
         if (r->delta_kib % 1024)
             fail(v, "%s changed by %lld KiB, not whole MiB", g->name, r->delta_kib);
