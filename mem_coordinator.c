@@ -289,6 +289,7 @@ struct guest_history {
     struct {
         long long at; /* last_update */
         long long used_kib;
+        long long cache_kib; /* its page cache then (usable - unused) */
     } use[USE_SAMPLES];
     int use_count;
     long long rss_at_sample_kib; /* QEMU's resident set when its latest statistics came; -1: none */
@@ -1428,13 +1429,24 @@ static void learn_qemu_own(struct guest_history *h, const struct balloon_reading
     g->qemu_own_kib = max_ll(0, h->qemu_own_kib);
 }
 
+/* How fast a guest's page cache grew between its last two statistics. */
+static long long cache_rate(const struct guest_history *h)
+{
+    int n = h->use_count;
+
+    if (n < 2 || h->use[n - 1].at <= h->use[n - 2].at)
+        return 0;
+    return max_ll(0, (h->use[n - 1].cache_kib - h->use[n - 2].cache_kib) /
+                         (h->use[n - 1].at - h->use[n - 2].at));
+}
+
 /*
  * The guest's statistics come on its own timer, every few seconds for some
  * guests and late while it is busy (1-3 s under TCG for a guest growing at
  * full speed); QEMU's resident set is read at every look. What QEMU newly
  * holds since the latest statistics is memory the guest touched since: its
  * free memory is that much less than they say, and its use grows at least
- * as fast as QEMU's resident set does. Pages it touches again after freeing
+ * as fast as QEMU's resident set does, less its page cache. Pages it touches again after freeing
  * them are not seen, so this never overstates a guest's use. While its
  * balloon moves, QEMU's resident set moves with it: no rate is read then.
  */
@@ -1447,9 +1459,13 @@ static void see_touches(struct guest_history *h, const struct balloon_reading *r
         g->usable_kib = max_ll(0, g->usable_kib - touched_kib);
         g->unused_kib = max_ll(0, g->unused_kib - touched_kib);
     }
+    /* The page cache is not use: counted as use, a reader was fed as a
+     * grower, its cache filled what it was fed, and readers took simulated
+     * hosts to their OOM killer. */
     if (h->last_rss_at && now > h->last_rss_at && !h->target_kib)
         g->use_rate_kib_s =
-            max_ll(g->use_rate_kib_s, (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at));
+            max_ll(g->use_rate_kib_s,
+                   (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at) - cache_rate(h));
     h->last_rss_kib = r->rss_kib;
     h->last_rss_at = now;
 }
@@ -1516,6 +1532,7 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r,
         if (h->use_count == USE_SAMPLES)
             memmove(h->use, h->use + 1, sizeof(h->use[0]) * --h->use_count);
         h->use[h->use_count].at = at;
+        h->use[h->use_count].cache_kib = usable_of(r) - r->unused_kib;
         h->use[h->use_count++].used_kib = used_seen(r);
     }
     n = h->use_count;

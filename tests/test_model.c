@@ -605,6 +605,37 @@ static void test_touched_between_statistics(void)
            &v);
 }
 
+/* A reader: its page cache grows 100 MiB a second (MemFree falls, what it
+ * could use does not) and QEMU's resident set with it; its use is flat.
+ * A grower with the same resident set and no cache grows. */
+static void test_page_cache_not_use(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    struct guest_history reader = fresh_history(), grower = fresh_history();
+    struct guest g = {.name = "vm"};
+    struct balloon_reading r;
+    const char *nonsense;
+    long long now = 100000;
+
+    for (unsigned long k = 1; k <= 6; k++, now++) {
+        long long cache_mib = 100 * (long long)k;
+
+        r = reading_rss(2048, 2048, 1500 - cache_mib, now, 400 + cache_mib);
+        r.usable_kib = 1500 * MIB;
+        r.has_usable = true;
+        see_guest(&reader, &r, &cfg, k, now, &g, &nonsense);
+        if (k > 2 && g.use_rate_kib_s >= cfg.growing_kib_s)
+            fail(&v, "look %lu: the reader grows %lld KiB/s, its use flat", k, g.use_rate_kib_s);
+        r = reading_rss(2048, 2048, 1500 - cache_mib, now, 400 + cache_mib);
+        see_guest(&grower, &r, &cfg, k, now, &g, &nonsense);
+        if (k > 2 && g.use_rate_kib_s < 100 * MIB)
+            fail(&v, "look %lu: the grower grows %lld KiB/s, expected 100 MiB/s", k,
+                 g.use_rate_kib_s);
+    }
+    report("model: QEMU's resident set growing with the page cache is not use", &v);
+}
+
 /* A guest whose statistics say its use grows 400 MiB a sample while its QEMU
  * holds no more (the simulator's rate liar) shows no growth; one whose QEMU
  * holds what it says shows its rate. */
@@ -1012,6 +1043,7 @@ int main(int argc, char **argv)
     test_qemu_own();
     test_qemu_own_seen_growing();
     test_touched_between_statistics();
+    test_page_cache_not_use();
     test_use_bounded_by_qemu();
     test_deflate_on_oom();
     test_use_rate();
