@@ -31,6 +31,7 @@ struct guest_row {
     long long deflated;     /* MiB its balloon deflated itself to on an OOM */
     long long unheld;       /* MiB of its balloon QEMU does not hold, whatever it reports */
     long long burst;        /* MiB its use rose in its last burst above its use now */
+    long long cache_rate;   /* MiB/s its page cache grew between its last two statistics */
 };
 
 struct expected_resize {
@@ -711,6 +712,14 @@ static const struct policy_case adaptive_cases[] = {
      256,
      0,
      {{"reader", -177, "host"}}},
+    {"under pressure a guest filling its page cache gives first all above its line, at once",
+     {{"vm1", 1024, 500, 2048}, {"reader", 2048, 70, 2048, .cache = 900, .cache_rate = 50}},
+     256 + 824,
+     0,
+     {{"reader", -512, "host"}},
+     0,
+     10,
+     true},
     {"under pressure a reader's cache and a guest's free memory QEMU never touched go back level",
      {{"idle", 1024, 600, 2048, .untouched = 600}, {"reader", 1024, 70, 2048, .cache = 530}},
      256 + 824 + 600,
@@ -771,6 +780,8 @@ static size_t build_guests(const struct guest_row *rows, struct guest *guests)
             .deflated_kib = rows[n].deflated * 1024,
             .unheld_kib = rows[n].unheld * 1024,
             .burst_kib = rows[n].burst * 1024,
+            .cache_rate_kib_s = rows[n].cache_rate * 1024,
+
             .cycles_wasteful = rows[n].wasteful,
             .cycles_since_growth = rows[n].grown ? rows[n].grown : ULONG_MAX,
             .has_unused = rows[n].unused != NO_STATS,
