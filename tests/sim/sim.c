@@ -1140,6 +1140,22 @@ static void print_score(const char *name, const struct score *s)
 
 /* Sanity checks of the simulator itself, and the probes' defects */
 
+/* A breakdown's column names, then a row of counts per policy. */
+static void print_names(const char *const *names, int count)
+{
+    for (int k = 0; k < count; k++)
+        printf(" %s", names[k]);
+    printf("\n");
+}
+
+static void print_counts(const char *policy, const long long *counts, int count)
+{
+    printf("  %-8s", policy);
+    for (int k = 0; k < count; k++)
+        printf(" %lld", counts[k]);
+    printf("\n");
+}
+
 /* Whether a run kept more than the oracle, in the oracle's order: more
  * guests of the most shares, or as many and more of the next shares. */
 static bool beats_oracle(const struct sim_host *host, const struct oracle *o,
@@ -1830,25 +1846,13 @@ int main(int argc, char **argv)
         for (size_t p = 0; p < POLICIES; p++)
             print_score(sim_policies[p].name, &scores[p]);
         printf("\nfeasible guests lost, by workload:");
-        for (int w = 0; w < WORKLOADS; w++)
-            printf(" %s", workload_names[w]);
-        printf("\n");
-        for (size_t p = 0; p < POLICIES; p++) {
-            printf("  %-8s", sim_policies[p].name);
-            for (int w = 0; w < WORKLOADS; w++)
-                printf(" %lld", scores[p].lost_by_workload[w]);
-            printf("\n");
-        }
+        print_names(workload_names, WORKLOADS);
+        for (size_t p = 0; p < POLICIES; p++)
+            print_counts(sim_policies[p].name, scores[p].lost_by_workload, WORKLOADS);
         printf("\nfeasible guests lost, by cause at the look before:");
-        for (int c = 0; c < CAUSES; c++)
-            printf(" %s", cause_names[c]);
-        printf("\n");
-        for (size_t p = 0; p < POLICIES; p++) {
-            printf("  %-8s", sim_policies[p].name);
-            for (int c = 0; c < CAUSES; c++)
-                printf(" %lld", scores[p].lost_by_cause[c]);
-            printf("\n");
-        }
+        print_names(cause_names, CAUSES);
+        for (size_t p = 0; p < POLICIES; p++)
+            print_counts(sim_policies[p].name, scores[p].lost_by_cause, CAUSES);
         printf("\nthe first %lld hosts, against a deliberately broken policy:\n\n",
                min_ll(hosts, 100));
         print_header();
