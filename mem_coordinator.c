@@ -757,15 +757,20 @@ static struct pressure host_pressure(const struct plan *plan, const struct snaps
  * burst no look could follow while it remembers one: a quiet guest starts
  * its next burst on what it has, where memory taken back would gain the
  * host nothing. As the host's free memory nears its reserve, less, down to
- * the guest's bare need at the reserve. Trimmed to the waste line after a
- * burst, guests were killed by their next (two in three of the simulator's
- * lost bursters had burst before). */
+ * what a needy guest is fed up to at the reserve. Trimmed to the waste line
+ * after a burst, guests were killed by their next (two in three of the
+ * simulator's lost bursters had burst before); trimmed to their bare need
+ * at the reserve, guests starved at every dip of their use and were fed
+ * straight back (9% more starved guest-seconds in the simulator). */
 static long long kept_usable(const struct guest *g, const struct config *cfg,
                              struct pressure pressure)
 {
-    long long headroom_kib = max_ll(cfg->waste_kib - cfg->starve_kib, g->burst_kib);
+    long long roomy_kib =
+        needed_usable(g, cfg) + max_ll(cfg->waste_kib - cfg->starve_kib, g->burst_kib);
+    long long at_reserve_kib = target_usable(g, cfg);
 
-    return needed_usable(g, cfg) + (long long)((double)headroom_kib * (1 - pressure.memory));
+    return at_reserve_kib +
+           (long long)((double)(roomy_kib - at_reserve_kib) * (1 - pressure.memory));
 }
 
 /* Of a guest's MemFree, what QEMU holds: its usable memory held, less the
