@@ -1468,9 +1468,10 @@ static long long cache_rate(const struct guest_history *h)
  * full speed); QEMU's resident set is read at every look. What QEMU newly
  * holds since the latest statistics is memory the guest touched since: its
  * free memory is that much less than they say, and its use grows at least
- * as fast as QEMU's resident set does, less its page cache. Pages it touches again after freeing
- * them are not seen, so this never overstates a guest's use. While its
- * balloon moves, QEMU's resident set moves with it: no rate is read then.
+ * as fast as QEMU's resident set does, less its page cache. Pages it
+ * touches again after freeing them are not seen, so this never overstates
+ * a guest's use. While its balloon moves, QEMU's resident set moves with
+ * it: no rate is read then.
  */
 static void see_touches(struct guest_history *h, const struct balloon_reading *r, long long now,
                         struct guest *g)
