@@ -57,7 +57,7 @@
 #define GROWN_HOLD_DECISIONS 5    /* decisions: a guest that grew gives nothing back this long */
 #define DEFAULT_SHARES       1000 /* a guest's priority, unless its libvirt metadata says */
 #define CLAIM_S              10   /* s: how far ahead a grower's claim looks under contention */
-#define BURST_MEMORY_S       60 /* s: a guest keeps room for a burst no look could follow this long */
+#define BURST_MEMORY_S       60   /* s: a guest keeps room this long for a burst no look followed */
 #define DEFAULT_POLICY       "adaptive"
 
 #ifndef VERSION
