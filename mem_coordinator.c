@@ -423,12 +423,18 @@ static bool worth_a_resize(long long kib, const struct config *cfg)
     return kib > 0 && kib >= cfg->min_step_kib;
 }
 
+/* Whether growing a guest by kib leaves it within a MiB of its max. */
+static bool reaches_max(const struct guest *g, long long kib)
+{
+    return g->max_kib - g->target_kib - kib < 1024;
+}
+
 /* A growth worth a resize, or the last few MiB to a guest's max: a guest fed
  * that close to its max and still needy runs out without them (the
  * simulator lost 256 guests on 10,000 hosts 1 to 15 MiB below their max). */
 static bool worth_growing(const struct guest *g, long long kib, const struct config *cfg)
 {
-    return worth_a_resize(kib, cfg) || (kib > 0 && g->max_kib - g->target_kib - kib < 1024);
+    return worth_a_resize(kib, cfg) || (kib > 0 && reaches_max(g, kib));
 }
 
 /* The least a guest may hold: the floor for every guest, its guarantee, or
@@ -630,8 +636,8 @@ static bool needy(const struct guest *g, const struct config *cfg)
     long long need_kib = needed_usable(g, cfg);
     long long unheld_then_kib = g->unheld_kib + g->target_kib - g->actual_kib;
 
-    return guest_measured(g) && g->max_kib - g->target_kib >= 1024 &&
-           expected_usable(g) < need_kib && unheld_then_kib < need_kib;
+    return guest_measured(g) && !reaches_max(g, 0) && expected_usable(g) < need_kib &&
+           unheld_then_kib < need_kib;
 }
 
 /* Seconds until a guest runs out at its rate; one whose use does not grow
@@ -1488,7 +1494,7 @@ static void see_touches(struct guest_history *h, const struct balloon_reading *r
     if (h->last_rss_at && now > h->last_rss_at && !h->target_kib)
         g->use_rate_kib_s =
             max_ll(g->use_rate_kib_s,
-                   (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at) - cache_rate(h));
+                   (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at) - g->cache_rate_kib_s);
     h->last_rss_kib = r->rss_kib;
     h->last_rss_at = now;
 }

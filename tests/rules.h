@@ -21,7 +21,7 @@ static bool to_its_max(const struct snapshot *snap, const struct resize *r)
                               : r->peer != PEER_HOST ? &snap->guests[r->peer]
                                                      : NULL;
 
-    return fed && fed->max_kib - fed->target_kib - llabs(r->delta_kib) < 1024;
+    return fed && reaches_max(fed, llabs(r->delta_kib));
 }
 
 /* The rules every policy keeps, whatever it decides. */

@@ -1585,50 +1585,6 @@ static void show_bench(void)
 
 /* slow.c: a guest whose statistics come every period_s, growing 40 MiB/s
  * from 30 s in, alone on a roomy host. */
-/* One guest of 1024 MiB up to 4096 that grows from second 30 at rate_mib_s
- * to 2500 MiB, on a host of total_mib. */
-static void cause_host(struct sim_host *host, long long total_mib, long long rate_mib_s)
-{
-    hand_made_host(host, 1, total_mib);
-    host->guests[0].max_kib = 4096 * MIB;
-    host->guests[0].boot_kib = 1024 * MIB;
-    grow_hold_free(&host->guests[0], 30, rate_mib_s * MIB, 2500 * MIB, 30);
-}
-
-/* Each cause of a loss, on a host made to show it. */
-static void check_causes(void)
-{
-    static struct sim_host host;
-    struct verdict v = {0};
-    struct {
-        const char *what;
-        long long total_mib, rate_mib_s;
-        int outage_from;
-        enum loss_cause cause;
-    } cases[] = {
-        {"a rise within one second, beside room", 16384, 1200, -1, UNSEEN},
-        {"a steady grower while libvirtd answers nothing", 16384, 40, 25, FAULT},
-        {"a steady grower on a host with no room above its comfort", 1300, 40, -1, LEFT_SHORT},
-    };
-
-    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        struct run_result r;
-
-        cause_host(&host, cases[c].total_mib, cases[c].rate_mib_s);
-        if (cases[c].outage_from >= 0) {
-            host.outage_from = cases[c].outage_from;
-            host.outage_to = SIM_SECONDS;
-        }
-        run_host(&host, &sim_policies[0], &r);
-        if (!r.lost_guest[0])
-            fail(&v, "%s: the guest lived", cases[c].what);
-        else if (r.cause[0] != cases[c].cause)
-            fail(&v, "%s: lost to %s, not %s", cases[c].what, cause_names[r.cause[0]],
-                 cause_names[cases[c].cause]);
-    }
-    check("a loss is put down to its cause: unseen, a fault, left short", &v);
-}
-
 static void slow_grower_host(struct sim_host *host, int period_s)
 {
     hand_made_host(host, 1, 8192);
@@ -1685,6 +1641,50 @@ static void check_slow_statistics(void)
     check("slow statistics at rest (probes/slow.c): the guest keeps as much free as with "
           "statistics every second",
           &kept_free);
+}
+
+/* One guest of 1024 MiB up to 4096 that grows from second 30 at rate_mib_s
+ * to 2500 MiB, on a host of total_mib. */
+static void cause_host(struct sim_host *host, long long total_mib, long long rate_mib_s)
+{
+    hand_made_host(host, 1, total_mib);
+    host->guests[0].max_kib = 4096 * MIB;
+    host->guests[0].boot_kib = 1024 * MIB;
+    grow_hold_free(&host->guests[0], 30, rate_mib_s * MIB, 2500 * MIB, 30);
+}
+
+/* Each cause of a loss, on a host made to show it. */
+static void check_causes(void)
+{
+    static struct sim_host host;
+    struct verdict v = {0};
+    struct {
+        const char *what;
+        long long total_mib, rate_mib_s;
+        int outage_from;
+        enum loss_cause cause;
+    } cases[] = {
+        {"a rise within one second, beside room", 16384, 1200, -1, UNSEEN},
+        {"a steady grower while libvirtd answers nothing", 16384, 40, 25, FAULT},
+        {"a steady grower on a host with no room above its comfort", 1300, 40, -1, LEFT_SHORT},
+    };
+
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct run_result r;
+
+        cause_host(&host, cases[c].total_mib, cases[c].rate_mib_s);
+        if (cases[c].outage_from >= 0) {
+            host.outage_from = cases[c].outage_from;
+            host.outage_to = SIM_SECONDS;
+        }
+        run_host(&host, &sim_policies[0], &r);
+        if (!r.lost_guest[0])
+            fail(&v, "%s: the guest lived", cases[c].what);
+        else if (r.cause[0] != cases[c].cause)
+            fail(&v, "%s: lost to %s, not %s", cases[c].what, cause_names[r.cause[0]],
+                 cause_names[cases[c].cause]);
+    }
+    check("a loss is put down to its cause: unseen, a fault, left short", &v);
 }
 
 /* The probes' defects (../shared/probes), as simulated hosts: figures to
