@@ -949,18 +949,20 @@ static void feed(const struct snapshot *snap, const struct config *cfg, struct p
 }
 
 /* A needy guest left out under contention is still fed its bare need from
- * the host's free memory beyond its comfort: claims contend for the room,
- * and that memory is no grower's claim. Skipped outright, 1667 needy
- * guests on 10,000 simulated hosts went unfed beside it (923 of them with
- * a gigabyte of it or more). */
+ * the host's free memory beyond its comfort that the room does not hold:
+ * claims count on the room, which owes every guest's untouched memory, so
+ * with gigabytes of that owed a claim fails to fit beside gigabytes free.
+ * Skipped outright, 1667 needy guests on 10,000 simulated hosts went unfed
+ * beside it (923 of them beside a gigabyte or more). */
 static void feed_bare_need(const struct snapshot *snap, const struct config *cfg, struct plan *plan,
                            size_t needy_guest)
 {
     const struct guest *g = &snap->guests[needy_guest];
     long long short_of_need = needed_usable(g, cfg) - expected_usable(g);
+    long long unclaimed_kib =
+        host_free_beyond_comfort(plan, snap, cfg) - host_room(plan, snap, cfg);
 
-    plan_grow_from_host(plan, snap, cfg, needy_guest,
-                        min_ll(short_of_need, host_free_beyond_comfort(plan, snap, cfg)));
+    plan_grow_from_host(plan, snap, cfg, needy_guest, min_ll(short_of_need, unclaimed_kib));
 }
 
 /* What a needy guest will want over the claim horizon, beyond what it has,
