@@ -1100,9 +1100,10 @@ static void take_back(const struct snapshot *snap, const struct config *cfg, str
  * muster (its room, shrinks on their way back, what every other guest could
  * give under full pressure) cannot cover every grower's claim, a grower
  * whose claim does not fit beside those served before it is left short, so
- * that the others are fed whole. Donors give what lies above what they keep at the
- * host's pressure; what goes back to the host follows the host's need
- * (take_back). Sorting keeps a look O(n log n) in the guests.
+ * that the others are fed whole, but for its bare need from free memory no
+ * claim counts on. Donors give what lies above what they keep at the host's
+ * pressure; what goes back to the host follows the host's need (take_back).
+ * Sorting keeps a look O(n log n) in the guests.
  */
 static void plan_adaptive(const struct snapshot *snap, const struct config *cfg, struct plan *plan)
 {

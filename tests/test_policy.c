@@ -591,7 +591,7 @@ static const struct policy_case adaptive_cases[] = {
      0,
      {{"a-fast", +177, "host"}, {"c-flat", +47, "host"}}},
     {"a grower left out under contention is still fed its bare need from free memory beyond the "
-     "host's comfort",
+     "host's comfort, where the guests' untouched memory leaves no room",
      {{"vm1", 512, 100, 2048, .grown = 1, .rate = 30},
       {"vm2", 512, 90, 2048, .rate = 30},
       {"vm3", 2048, 1400, 2048, .grown = 1, .untouched = 1400}},
