@@ -8,10 +8,11 @@
  * from the host, in the second they are seen; wasteful guests give memory
  * back once a PERIOD while the host has room, and faster as it runs short.
  *
- * The file reads top to bottom: tunables, types, policy, balloon model,
- * messages, libvirt layer (statistics, domain XML, metadata, reading a
- * cycle, resizing), cycle output, options, main loop (a cycle, signals,
- * reconnection, the loop).
+ * The file reads top to bottom: tunables, types, policy (what both
+ * policies share, seed, adaptive, the policies and their config), balloon
+ * model, messages, libvirt layer (statistics, domain XML, metadata, reading a
+ * cycle, resizing), cycle output, options, main loop (a cycle, signals and
+ * sleep, the lock, connection and reconnection, the loop).
  */
 
 #define _GNU_SOURCE
@@ -532,6 +533,8 @@ static bool guest_measured(const struct guest *g)
     return g->has_unused && !g->settling && !g->refused;
 }
 
+/* Policy: seed */
+
 /* A guest at its max cannot be fed, and one at the floor cannot give: as the
  * most starved or most wasteful they would only block the next guest in line,
  * who may be starving. */
@@ -612,6 +615,8 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
     if (spare_kib > cfg->waste_kib)
         plan_shrink_to_host(plan, snap, cfg, wasteful, spare_kib - cfg->waste_kib);
 }
+
+/* Policy: adaptive */
 
 static bool growing(const struct guest *g, const struct config *cfg)
 {
@@ -1159,6 +1164,8 @@ cleanup:
     free(donors);
     free(by_turn);
 }
+
+/* Policy: the policies and their config */
 
 static const struct policy policies[] = {
     {"seed", "feed the most starved guest, trim the most wasteful (the original)", plan_seed,
@@ -3712,7 +3719,7 @@ static void parse_options(int argc, char **argv, struct options *opt, struct con
     warn_of_quotes(argc, argv); /* after any usage error, which stays one line */
 }
 
-/* Main loop */
+/* Main loop: a cycle */
 
 /* True while a plan's resizes are made: a stop lets them finish, so that no
  * donor gives without its receiver taking (stop_if_stuck). Shared with
@@ -3764,6 +3771,8 @@ cleanup:
     free_cycle(&cycle);
     return result;
 }
+
+/* Main loop: signals and sleep */
 
 static volatile sig_atomic_t stop_requested, reopen_requested, cycle_requested;
 
@@ -3870,6 +3879,8 @@ static void sleep_until(const struct timespec *deadline, const sigset_t *sleepin
             return;
     }
 }
+
+/* Main loop: the lock */
 
 /*
  * What names a libvirt for the lock: its URI's driver without the transport
@@ -4038,6 +4049,8 @@ static void lock_connection(virConnectPtr conn)
     free(identity);
     free(uri); /* the descriptor stays open, and the lock held, until exit */
 }
+
+/* Main loop: connection and reconnection */
 
 /*
  * libvirt's event loop runs in a thread of its own, for two things a call
@@ -4220,6 +4233,8 @@ static void reconnect(struct coordinator *co, struct timespec *deadline,
     }
     clock_gettime(CLOCK_MONOTONIC, deadline);
 }
+
+/* Main loop: the loop */
 
 /* Sleep until the next look is due: reopen the trace on SIGHUP meanwhile,
  * and make a PERIOD's look due at once on SIGUSR1. */
