@@ -637,6 +637,13 @@ static long long needed_usable(const struct guest *g, const struct config *cfg)
     return cfg->starve_kib + max_ll(0, g->use_rate_kib_s) * horizon_s(g, cfg);
 }
 
+/* Of a guest's balloon, what its QEMU will not hold once the move under way
+ * is done: free to the guest whatever it reports. */
+static long long unheld_then(const struct guest *g)
+{
+    return g->unheld_kib + g->target_kib - g->actual_kib;
+}
+
 /* What the host owes a guest is counted from what the host sees, never from
  * the guest's figures alone: memory its QEMU never touched is free to the
  * guest whatever it reports, so a guest that claims little free memory while
@@ -646,10 +653,9 @@ static long long needed_usable(const struct guest *g, const struct config *cfg)
 static bool needy(const struct guest *g, const struct config *cfg)
 {
     long long need_kib = needed_usable(g, cfg);
-    long long unheld_then_kib = g->unheld_kib + g->target_kib - g->actual_kib;
 
     return guest_measured(g) && !reaches_max(g, 0) && expected_usable(g) < need_kib &&
-           unheld_then_kib < need_kib;
+           unheld_then(g) < need_kib;
 }
 
 /* Seconds until a guest runs out at its rate; one whose use does not grow
@@ -1110,9 +1116,8 @@ static void restore_headroom(const struct snapshot *snap, const struct config *c
 {
     for (size_t i = 0; i < snap->count; i++) {
         const struct guest *g = &snap->guests[i];
-        long long unheld_then_kib = g->unheld_kib + g->target_kib - g->actual_kib;
         long long short_kib =
-            kept_usable(g, cfg, NO_PRESSURE) - max_ll(expected_usable(g), unheld_then_kib);
+            kept_usable(g, cfg, NO_PRESSURE) - max_ll(expected_usable(g), unheld_then(g));
 
         if (guest_measured(g) && !needy(g, cfg) &&
             short_kib >= (cfg->waste_kib - cfg->starve_kib) / 2 &&
