@@ -1541,8 +1541,13 @@ static long long cache_rate(const struct guest_history *h)
  * free memory is that much less than they say, and its use grows at least
  * as fast as QEMU's resident set does, less its page cache. Pages it
  * touches again after freeing them are not seen, so this never overstates
- * a guest's use. While its balloon moves, QEMU's resident set moves with
- * it: no rate is read then.
+ * a guest's use. No move of a balloon raises QEMU's resident set: one
+ * that grows hands the guest pages QEMU holds only once the guest touches
+ * them, and one that shrinks lowers it, a rate below the statistics' that
+ * is not taken. Blind while a move of ours was under way, a guest fed between
+ * statistics every few seconds starved on the rate it grew at before: on
+ * 10,000 simulated hosts, reading the rate then kept 310 more guests, most
+ * of them fed late or bursting unseen.
  */
 static void see_touches(struct guest_history *h, const struct balloon_reading *r, long long now,
                         struct guest *g)
@@ -1556,7 +1561,7 @@ static void see_touches(struct guest_history *h, const struct balloon_reading *r
     /* The page cache is not use: counted as use, a reader was fed as a
      * grower, its cache filled what it was fed, and readers took simulated
      * hosts to their OOM killer. */
-    if (h->last_rss_at && now > h->last_rss_at && !h->target_kib)
+    if (h->last_rss_at && now > h->last_rss_at)
         g->use_rate_kib_s =
             max_ll(g->use_rate_kib_s,
                    (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at) - g->cache_rate_kib_s);

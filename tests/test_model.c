@@ -605,6 +605,51 @@ static void test_touched_between_statistics(void)
            &v);
 }
 
+/* A guest resized between two of its statistics (every 5 s): what QEMU
+ * newly holds, while its balloon moves and once it has, is the guest's use,
+ * since no move raises QEMU's resident set. A shrink that lowers it leaves
+ * the rate its statistics say. */
+static void test_touched_while_moved(void)
+{
+    struct verdict v = {0};
+    struct config cfg = default_config();
+    const char *nonsense;
+    const struct {
+        const char *what;
+        long long target, actual_after[3]; /* MiB; the balloon at the next three looks */
+        long long rss_step;                /* MiB QEMU holds more at each of them */
+        long long rate;                    /* MiB/s at least, or exactly when 0 */
+    } moves[] = {
+        {"fed, QEMU holding 100 MiB more each second", 1536, {1280, 1536, 1536}, 100, 100},
+        {"trimmed while it grows", 768, {900, 800, 768}, 100, 100},
+        {"trimmed, QEMU letting go of what the balloon takes", 768, {900, 800, 768}, -100, 0},
+    };
+
+    for (size_t m = 0; m < sizeof(moves) / sizeof(moves[0]); m++) {
+        struct guest_history h = fresh_history();
+        struct guest g = {.name = "vm"};
+        struct balloon_reading r;
+        long long now = 100000, actual = 1024, rss = 600;
+
+        for (unsigned long k = 1; k <= 5; k++) {
+            if (k >= 3) {
+                actual = moves[m].actual_after[k - 3];
+                rss += moves[m].rss_step;
+            }
+            r = reading_rss(actual, 1024, 400, 100000, rss);
+            see_guest(&h, &r, &cfg, k, now++, &g, &nonsense);
+            if (k == 2)
+                note_resize(&h, &g, moves[m].target * MIB, k);
+        }
+        if (moves[m].rate ? g.use_rate_kib_s < moves[m].rate * MIB : g.use_rate_kib_s != 0)
+            fail(&v, "%s: rate %lld KiB/s, expected %s%lld MiB/s", moves[m].what, g.use_rate_kib_s,
+                 moves[m].rate ? "at least " : "", moves[m].rate);
+    }
+    report("model: a guest resized between its statistics grows at the rate QEMU's resident set "
+           "does",
+           &v);
+}
+
 /* A reader: its page cache grows 100 MiB a second (MemFree falls, what it
  * could use does not) and QEMU's resident set with it; its use is flat.
  * A grower with the same resident set and no cache grows. */
@@ -1043,6 +1088,7 @@ int main(int argc, char **argv)
     test_qemu_own();
     test_qemu_own_seen_growing();
     test_touched_between_statistics();
+    test_touched_while_moved();
     test_page_cache_not_use();
     test_use_bounded_by_qemu();
     test_deflate_on_oom();
