@@ -1543,11 +1543,11 @@ static long long cache_rate(const struct guest_history *h)
  * touches again after freeing them are not seen, so this never overstates
  * a guest's use. No move of a balloon raises QEMU's resident set: one
  * that grows hands the guest pages QEMU holds only once the guest touches
- * them, and one that shrinks lowers it, a rate below the statistics' that
- * is not taken. Blind while a move of ours was under way, a guest fed between
- * statistics every few seconds starved on the rate it grew at before: on
- * 10,000 simulated hosts, reading the rate then kept 310 more guests, most
- * of them fed late or bursting unseen.
+ * them, and one that shrinks lowers it, which reads as a rate below the
+ * statistics' and is not taken. Read only while no move of ours was under
+ * way, a guest fed between statistics every few seconds starved on the
+ * rate it grew at before: on 10,000 simulated hosts, reading it during our
+ * moves kept 310 more guests, most of them fed late or bursting unseen.
  */
 static void see_touches(struct guest_history *h, const struct balloon_reading *r, long long now,
                         struct guest *g)
