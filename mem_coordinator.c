@@ -1548,13 +1548,15 @@ static long long cache_rate(const struct guest_history *h)
  * way, a guest fed between statistics every few seconds starved on the
  * rate it grew at before: on 10,000 simulated hosts, reading it during our
  * moves kept 310 more guests, most of them fed late or bursting unseen.
+ * Returns what the guest touched since its statistics.
  */
-static void see_touches(struct guest_history *h, const struct balloon_reading *r, long long now,
-                        struct guest *g)
+static long long see_touches(struct guest_history *h, const struct balloon_reading *r,
+                             long long now, struct guest *g)
 {
-    if (h->rss_at_sample_kib >= 0 && r->rss_kib > h->rss_at_sample_kib) {
-        long long touched_kib = r->rss_kib - h->rss_at_sample_kib;
+    long long touched_kib = 0;
 
+    if (h->rss_at_sample_kib >= 0 && r->rss_kib > h->rss_at_sample_kib) {
+        touched_kib = r->rss_kib - h->rss_at_sample_kib;
         g->usable_kib = max_ll(0, g->usable_kib - touched_kib);
         g->unused_kib = max_ll(0, g->unused_kib - touched_kib);
     }
@@ -1567,6 +1569,7 @@ static void see_touches(struct guest_history *h, const struct balloon_reading *r
                    (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at) - g->cache_rate_kib_s);
     h->last_rss_kib = r->rss_kib;
     h->last_rss_at = now;
+    return touched_kib;
 }
 
 /* How fast used memory grew between two of a guest's samples. */
@@ -1652,9 +1655,12 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r,
      * host. Pages it never touched cost the host nothing, and taking them
      * back frees nothing. Without QEMU's figure, all of it may be resident. */
     if (r->has_rss) {
-        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r), 0, g->usable_kib);
+        long long touched_kib;
+
         learn_qemu_own(h, r, g);
-        see_touches(h, r, now, g);
+        touched_kib = see_touches(h, r, now, g);
+        /* What it touched since its statistics is use, not free memory held. */
+        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r) - touched_kib, 0, g->usable_kib);
     }
 }
 

