@@ -618,6 +618,13 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
 
 /* Policy: adaptive */
 
+/* The band between the thresholds: a guest's free memory wobbles by about
+ * this much while it is fed and trimmed, so smaller swings are no signal. */
+static long long band_kib(const struct config *cfg)
+{
+    return cfg->waste_kib - cfg->starve_kib;
+}
+
 static bool growing(const struct guest *g, const struct config *cfg)
 {
     return g->has_unused && g->use_rate_kib_s >= cfg->growing_kib_s;
@@ -723,7 +730,7 @@ static void sort_by_turn(const struct snapshot *snap, const struct config *cfg, 
  * headroom, and a guest that dips below it is fed at the next look. */
 static long long target_usable(const struct guest *g, const struct config *cfg)
 {
-    return needed_usable(g, cfg) + (cfg->waste_kib - cfg->starve_kib) / 4;
+    return needed_usable(g, cfg) + band_kib(cfg) / 4;
 }
 
 /* A guest whose use falls faster than the band between the thresholds a
@@ -732,7 +739,7 @@ static long long target_usable(const struct guest *g, const struct config *cfg)
  * tens of MiB while it is fed and trimmed. */
 static bool freeing(const struct guest *g, const struct config *cfg)
 {
-    return g->use_rate_kib_s < -(cfg->waste_kib - cfg->starve_kib);
+    return g->use_rate_kib_s < -band_kib(cfg);
 }
 
 /* Seed's hold after a growth, but for a guest that frees memory: that is
@@ -789,8 +796,7 @@ static struct pressure host_pressure(const struct plan *plan, const struct snaps
 static long long kept_usable(const struct guest *g, const struct config *cfg,
                              struct pressure pressure)
 {
-    long long roomy_kib =
-        needed_usable(g, cfg) + max_ll(cfg->waste_kib - cfg->starve_kib, g->burst_kib);
+    long long roomy_kib = needed_usable(g, cfg) + max_ll(band_kib(cfg), g->burst_kib);
     long long at_reserve_kib = target_usable(g, cfg);
 
     return at_reserve_kib +
@@ -1119,8 +1125,7 @@ static void restore_headroom(const struct snapshot *snap, const struct config *c
         long long short_kib =
             kept_usable(g, cfg, NO_PRESSURE) - max_ll(expected_usable(g), unheld_then(g));
 
-        if (guest_measured(g) && !needy(g, cfg) &&
-            short_kib >= (cfg->waste_kib - cfg->starve_kib) / 2 &&
+        if (guest_measured(g) && !needy(g, cfg) && short_kib >= band_kib(cfg) / 2 &&
             host_room(plan, snap, cfg) - short_kib >= cfg->host_comfort_kib)
             plan_grow_from_host(plan, snap, cfg, i, short_kib);
     }
@@ -1706,8 +1711,7 @@ static enum balloon_event see_guest(struct guest_history *h, struct balloon_read
                             .settling = true};
         return BALLOON_QUIET;
     }
-    /* Use wobbles by the band between the thresholds while a guest is fed and trimmed. */
-    deflated = follow_deflation(h, r, cycle, cfg->waste_kib - cfg->starve_kib);
+    deflated = follow_deflation(h, r, cycle, band_kib(cfg));
     event = follow_balloon(h, r, cycle, now, g);
     track_use(h, r, cfg, now, g);
     return deflated ? BALLOON_DEFLATED : event;
