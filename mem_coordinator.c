@@ -1543,27 +1543,27 @@ static long long cache_rate(const struct guest_history *h)
  * guests and late while it is busy (1-3 s under TCG for a guest growing at
  * full speed); QEMU's resident set is read at every look. What QEMU newly
  * holds since the latest statistics is memory the guest touched since: its
- * free memory is that much less than they say, and its use grows at least
- * as fast as QEMU's resident set does, less its page cache. Pages it
- * touches again after freeing them are not seen, so this never overstates
- * a guest's use. No move of a balloon raises QEMU's resident set: one
+ * free memory, and the part of it QEMU holds, are that much less than they
+ * say (left in that part, it was use that looked like memory a trim frees),
+ * and its use grows at least as fast as QEMU's resident set does, less its
+ * page cache. Pages it touches again after freeing them are not seen, so
+ * this never overstates a guest's use. No move of a balloon raises QEMU's resident set: one
  * that grows hands the guest pages QEMU holds only once the guest touches
  * them, and one that shrinks lowers it, which reads as a rate below the
  * statistics' and is not taken. Read only while no move of ours was under
  * way, a guest fed between statistics every few seconds starved on the
  * rate it grew at before: on 10,000 simulated hosts, reading it during our
  * moves kept 310 more guests, most of them fed late or bursting unseen.
- * Returns what the guest touched since its statistics.
  */
-static long long see_touches(struct guest_history *h, const struct balloon_reading *r,
-                             long long now, struct guest *g)
+static void see_touches(struct guest_history *h, const struct balloon_reading *r, long long now,
+                        struct guest *g)
 {
-    long long touched_kib = 0;
-
     if (h->rss_at_sample_kib >= 0 && r->rss_kib > h->rss_at_sample_kib) {
-        touched_kib = r->rss_kib - h->rss_at_sample_kib;
+        long long touched_kib = r->rss_kib - h->rss_at_sample_kib;
+
         g->usable_kib = max_ll(0, g->usable_kib - touched_kib);
         g->unused_kib = max_ll(0, g->unused_kib - touched_kib);
+        g->resident_usable_kib = clamp_ll(g->resident_usable_kib - touched_kib, 0, g->usable_kib);
     }
     /* The page cache is not use: counted as use, a reader was fed as a
      * grower, its cache filled what it was fed, and readers took simulated
@@ -1574,7 +1574,6 @@ static long long see_touches(struct guest_history *h, const struct balloon_readi
                    (r->rss_kib - h->last_rss_kib) / (now - h->last_rss_at) - g->cache_rate_kib_s);
     h->last_rss_kib = r->rss_kib;
     h->last_rss_at = now;
-    return touched_kib;
 }
 
 /* How fast used memory grew between two of a guest's samples. */
@@ -1660,12 +1659,9 @@ static void track_use(struct guest_history *h, const struct balloon_reading *r,
      * host. Pages it never touched cost the host nothing, and taking them
      * back frees nothing. Without QEMU's figure, all of it may be resident. */
     if (r->has_rss) {
-        long long touched_kib;
-
+        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r), 0, g->usable_kib);
         learn_qemu_own(h, r, g);
-        touched_kib = see_touches(h, r, now, g);
-        /* What it touched since its statistics is use, not free memory held. */
-        g->resident_usable_kib = clamp_ll(r->rss_kib - used_of(r) - touched_kib, 0, g->usable_kib);
+        see_touches(h, r, now, g);
     }
 }
 
