@@ -349,6 +349,13 @@ static long long clamp_ll(long long value, long long low, long long high)
     return max_ll(low, min_ll(value, high));
 }
 
+/* The band between the thresholds: a guest's free memory wobbles by about
+ * this much while it is fed and trimmed, so smaller swings are no signal. */
+static long long band_kib(const struct config *cfg)
+{
+    return cfg->waste_kib - cfg->starve_kib;
+}
+
 /* A guest's free memory once its balloon has arrived: policies size guests
  * by their targets, never by a balloon caught half-way. Seed, the original
  * algorithm, measures MemFree, which a guest's page cache fills whatever it
@@ -617,13 +624,6 @@ static void plan_seed(const struct snapshot *snap, const struct config *cfg, str
 }
 
 /* Policy: adaptive */
-
-/* The band between the thresholds: a guest's free memory wobbles by about
- * this much while it is fed and trimmed, so smaller swings are no signal. */
-static long long band_kib(const struct config *cfg)
-{
-    return cfg->waste_kib - cfg->starve_kib;
-}
 
 static bool growing(const struct guest *g, const struct config *cfg)
 {
